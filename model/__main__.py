@@ -1,0 +1,5 @@
+"""Allow ``python -m model``."""
+
+from model.cli import app
+
+app()

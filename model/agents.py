@@ -1,0 +1,93 @@
+"""The state agents: Kazakhstan, Russia, the United States, China, Belarus and Ukraine.
+
+Each agent owns its rows of the model's state arrays (its relation to every other state and its
+public's mood toward them), evaluates its options with the utility function, and relaxes its
+relations toward their structural level between episodes. Arrays carry a leading replicate
+axis, so one agent stands for the same state in every replicate the model advances.
+"""
+
+from typing import TYPE_CHECKING
+
+import mesa
+import numpy as np
+
+from model.actors import ACTOR_NAMES, INDEX
+from model.library import Decision
+from model.utility import coupling_row, utility_terms
+
+if TYPE_CHECKING:
+    from model.model import MultivectorModel
+
+
+class StateAgent(mesa.Agent):
+    """A state actor.
+
+    Attributes:
+        code: Actor code (``KAZ``...).
+        index: Position in the model's arrays.
+        label: Full name.
+    """
+
+    model: "MultivectorModel"
+
+    def __init__(self, model: "MultivectorModel", code: str) -> None:
+        super().__init__(model)
+        self.code = code
+        self.index = INDEX[code]
+        self.label = ACTOR_NAMES[code]
+
+    @property
+    def weights(self) -> np.ndarray:
+        """This state's utility weights, in the order of ``model.parameters.TERMS``."""
+        return self.model.parameters.weights[self.index]
+
+    @property
+    def precision(self) -> float:
+        """This state's choice precision."""
+        return float(self.model.parameters.precision[self.index])
+
+    @property
+    def relation(self) -> np.ndarray:
+        """How warmly this state regards each other state, shape (R, 6)."""
+        return self.model.world.relation[:, self.index, :]
+
+    def utilities(self, decision: Decision) -> np.ndarray:
+        """Utility of each option that does not depend on others' simultaneous choices.
+
+        Returns:
+            Shape (R, O).
+        """
+        world = self.model.world
+        terms = utility_terms(
+            decision,
+            self.index,
+            world.relation,
+            world.mood,
+            self.model.dependence_now(),
+            world.consistent(decision, self.index),
+        )
+        return terms @ self.weights
+
+    def coupling(self, decision: Decision) -> np.ndarray:
+        """Weight on agreeing with each other player of a simultaneous decision, shape (R, P)."""
+        world = self.model.world
+        return coupling_row(
+            decision,
+            self.index,
+            self.weights,
+            world.relation,
+            world.mood,
+            self.model.dependence_now(),
+        )
+
+    def relax(self) -> None:
+        """Pull this state's relations and mood back toward their structural level."""
+        dynamics = self.model.parameters.spec.dynamics
+        baseline = self.model.baseline_now()[self.index]
+        world = self.model.world
+        world.relation[:, self.index] += dynamics.relaxation * (
+            baseline - world.relation[:, self.index]
+        )
+        world.mood[:, self.index] += dynamics.mood_relaxation * (
+            baseline - world.mood[:, self.index]
+        )

@@ -1,0 +1,46 @@
+"""Months as integers, the model's unit of time."""
+
+import datetime as dt
+import re
+
+_MONTH = re.compile(r"^(\d{4})-(\d{2})(?:-(\d{2}))?$")
+
+
+def month_index(year: int, month: int) -> int:
+    """Count months from year 0 so that consecutive months differ by one."""
+    return year * 12 + (month - 1)
+
+
+def parse_month(value: str | dt.date) -> int:
+    """Parse ``YYYY-MM``, ``YYYY-MM-DD`` or a TOML date into a month index.
+
+    Raises:
+        ValueError: If the text is not a real calendar date.
+
+    """
+    if isinstance(value, dt.date):
+        return month_index(value.year, value.month)
+    match = _MONTH.match(str(value).strip())
+    if not match:
+        raise ValueError(f"'{value}' is not a date of the form YYYY-MM or YYYY-MM-DD")
+    year, month, day = int(match[1]), int(match[2]), match[3]
+    if not 1 <= month <= 12:
+        raise ValueError(f"'{value}' has month {month}, not 1-12")
+    if day is not None:
+        dt.date(year, month, int(day))  # raises ValueError on 2022-02-30 and the like
+    return month_index(year, month)
+
+
+def month_label(index: int) -> str:
+    """Format a month index as ``YYYY-MM``."""
+    return f"{index // 12:04d}-{index % 12 + 1:02d}"
+
+
+def month_year(index: int) -> int:
+    """The calendar year of a month index."""
+    return index // 12
+
+
+def month_fraction(index: int) -> float:
+    """A month index as a decimal year (mid-month), for plotting."""
+    return index / 12 + 1 / 24

@@ -1,0 +1,160 @@
+"""The ``multivector`` command line.
+
+Heavy libraries (numpy, pandas, matplotlib, mesa) are imported inside the commands, so
+``multivector --help`` answers at once.
+"""
+
+import json
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+
+if TYPE_CHECKING:
+    from model.runner import Run
+
+app = typer.Typer(
+    name="multivector",
+    help="Agent-based simulation of Kazakhstan's multi-vector foreign policy.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+LONG_RUN = 20_000
+"""Replicate-months above which a progress bar is shown."""
+
+
+def fail(message: str) -> None:
+    """Print a one-line error to stderr and exit with code 2."""
+    typer.echo(f"error: {message}", err=True)
+    raise typer.Exit(code=2)
+
+
+@app.callback()
+def main() -> None:
+    """Agent-based simulation of Kazakhstan's multi-vector foreign policy."""
+
+
+def _execute(scenario_file: Path, replicates: int | None, seed: int | None) -> "Run":
+    from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
+
+    from model.runner import run_scenario
+    from model.scenario import load_scenario
+
+    scenario = load_scenario(scenario_file)
+    count = scenario.replicates if replicates is None else replicates
+    months = scenario.last_month - scenario.first_month + 1
+    columns = (TextColumn("{task.description}"), BarColumn(), TimeRemainingColumn())
+    with Progress(*columns, transient=True, disable=count * months < LONG_RUN) as bar:
+        task = bar.add_task(f"{scenario.name}: {count} replicates", total=count * months)
+        return run_scenario(
+            scenario,
+            replicates=replicates,
+            seed=seed,
+            progress=lambda done: bar.advance(task, done),
+        )
+
+
+def _print_summary(summary: dict[str, Any]) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    console = Console()
+    console.print(
+        f"[bold]{summary['scenario']['name']}[/bold]: {summary['scenario']['question']}\n"
+        f"seed {summary['seed']}, {summary['replicates']} replicates, "
+        f"parameters {summary['parameters']['file']} ({summary['parameters']['sha256'][:12]}), "
+        f"multivector {summary['package_version']}"
+    )
+    years = Table(title="Kazakhstan's alignment each December: median [90% interval]")
+    years.add_column("year")
+    for pole in ("RUS", "CHN", "USA"):
+        years.add_column(f"toward {pole}", justify="right")
+    years.add_column("balance", justify="right")
+    for row in summary["alignment_by_year"]:
+        cells = [
+            f"{row[k]['median']:+.2f} [{row[k]['p05']:+.2f}, {row[k]['p95']:+.2f}]"
+            for k in ("RUS", "CHN", "USA")
+        ]
+        b = row["balance"]
+        years.add_row(
+            str(row["year"]), *cells, f"{b['median']:.2f} [{b['p05']:.2f}, {b['p95']:.2f}]"
+        )
+    console.print(years)
+    episodes = Table(title="Kazakhstan's decisions: option probabilities (mean over replicates)")
+    for column in ("month", "decision", "probabilities", "observed", "posed"):
+        episodes.add_column(column, overflow="fold")
+    for row in summary["kazakhstan_decisions"]:
+        probs = "  ".join(f"{o} {p:.2f}" for o, p in row["probabilities"].items())
+        observed = row["observed"] or "-"
+        if row["observed"] is not None:
+            mark = "✓" if row["model_mode"] == row["observed"] else "✗"
+            observed = f"{observed} {mark}"
+        episodes.add_row(
+            row["month"], row["decision"], probs, observed, f"{row['posed_share']:.0%}"
+        )
+    console.print(episodes)
+    fit = summary["fit_to_record"]
+    if fit.get("decisions"):
+        console.print(
+            f"Documented Kazakh choices: {fit['decisions']}; mean probability given to them "
+            f"{fit['mean_probability_of_observed']:.2f}; log-loss {fit['log_loss']:.3f}; "
+            f"modal choice matches {fit['modal_choice_matches']}/{fit['decisions']}"
+        )
+    votes = summary["un_votes"]
+    pairs = [p for p in votes if p.startswith("KAZ-") and "s_score" in votes[p]]
+    if pairs:
+        scores = Table(title="UN votes: Kazakhstan's S-score with each state (model vs record)")
+        for column in ("pair", "votes", "S-score median [90%]", "recorded S-score"):
+            scores.add_column(column)
+        for pair in pairs:
+            s = votes[pair]["s_score"]
+            recorded = votes[pair].get("observed_s_score")
+            scores.add_row(
+                pair,
+                str(votes[pair]["votes"]),
+                f"{s['median']:+.2f} [{s['p05']:+.2f}, {s['p95']:+.2f}]",
+                "-" if recorded is None else f"{recorded:+.2f}",
+            )
+        console.print(scores)
+
+
+@app.command()
+def run(
+    scenario: Annotated[Path, typer.Argument(help="Scenario file (TOML).")],
+    replicates: Annotated[
+        int | None, typer.Option(min=1, max=1_000_000, help="Replicates (default: scenario's).")
+    ] = None,
+    seed: Annotated[
+        int | None, typer.Option(min=0, max=2**63 - 1, help="Seed (default: scenario's).")
+    ] = None,
+    out: Annotated[
+        Path | None, typer.Option(help="Output folder (default: results/<scenario name>/).")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print summary.json to stdout.")] = False,
+) -> None:
+    """Run a scenario and write trajectories, choices, a summary and a fan chart."""
+    from model.errors import InputError
+
+    try:
+        result = _execute(scenario, replicates, seed)
+    except InputError as error:
+        fail(str(error))
+        return
+    from model.outputs import write_outputs
+    from model.plotting import fan_chart
+
+    folder = out or Path("results") / result.scenario.name
+    if folder.exists() and not folder.is_dir():
+        fail(f"{folder}: is not a folder")
+    summary = write_outputs(result, folder, scenario)
+    fan_chart(result, folder / "alignment.png")
+    if as_json:
+        sys.stdout.write(json.dumps(summary, indent=2) + "\n")
+    else:
+        _print_summary(summary)
+        typer.echo(
+            f"wrote {folder}/: trajectories.parquet choices.parquet summary.json alignment.png"
+        )

@@ -1,0 +1,291 @@
+"""The Multivector model: six states, monthly steps, documented episodes at their dates.
+
+One model instance advances a batch of replicates at once: every state array carries a leading
+replicate axis, and every random number is drawn from a stream keyed by (seed, replicate), so
+replicate k of a large batch makes exactly the choices it makes when run alone. An interactive
+run is a batch of one.
+"""
+
+from collections import defaultdict
+from pathlib import Path
+
+import mesa
+import numpy as np
+
+from model.actors import ACTORS, N_ACTORS
+from model.agents import StateAgent
+from model.choice import draw, logit, solve_equilibrium
+from model.library import (
+    Decision,
+    Library,
+    Plan,
+    compile_plan,
+    compile_reaction,
+    load_library,
+)
+from model.observation import DecisionRecord, Recorder
+from model.parameters import Parameters, load_parameters
+from model.scenario import Scenario, default_scenario
+from model.streams import uniforms
+from model.structure import build_structure
+from model.world import World
+
+
+def order_plans(plans: list[Plan]) -> list[Plan]:
+    """Order a month's episodes so that each comes after any episode its conditions name.
+
+    Plans arrive in date order; an episode whose ``when`` refers to a decision of a later one
+    in the same month is moved behind it.
+    """
+    ordered: list[Plan] = []
+    pending = list(plans)
+    while pending:
+        episodes_left = {p.episode for p in pending}
+        for plan in pending:
+            needs = {
+                d.when.key.split("/")[0]
+                for d in plan.decisions
+                if d.when is not None and d.when.key.split("/")[0] != plan.episode
+            }
+            if not needs & episodes_left:
+                ordered.append(plan)
+                pending.remove(plan)
+                break
+        else:  # a cycle cannot be resolved: keep the date order
+            ordered.extend(pending)
+            break
+    return ordered
+
+
+class MultivectorModel(mesa.Model):
+    """Kazakhstan's multi-vector balancing among Russia, China, the US, Belarus and Ukraine.
+
+    Args:
+        scenario: What to run; the documented record 2014-2024 if None.
+        replicates: How many replicates to advance (the scenario's count if None).
+        rng: The seed (the scenario's if None). Each replicate's stream is keyed by
+            (seed, replicate).
+        parameters: Utility weights and dynamics (the scenario's file, else the defaults).
+        library: The episode library (the shipped one if None).
+        replicate_ids: Which replicate numbers this instance advances (``0..replicates-1`` if
+            None); lets a sweep split a batch into chunks that give identical results.
+        keep_relations: Record all relations every month (for the teaching app).
+    """
+
+    def __init__(
+        self,
+        scenario: Scenario | None = None,
+        *,
+        replicates: int | None = None,
+        rng: int | None = None,
+        parameters: Parameters | None = None,
+        library: Library | None = None,
+        replicate_ids: np.ndarray | None = None,
+        keep_relations: bool = False,
+    ) -> None:
+        self.scenario_spec = scenario or default_scenario()
+        self.seed = int(self.scenario_spec.seed if rng is None else rng)
+        super().__init__(rng=self.seed)
+        if replicate_ids is None:
+            count = self.scenario_spec.replicates if replicates is None else replicates
+            replicate_ids = np.arange(count)
+        self.replicate_ids = np.asarray(replicate_ids, dtype=np.int64)
+        self.parameters = parameters or load_parameters(
+            Path(self.scenario_spec.parameters) if self.scenario_spec.parameters else None
+        )
+        self.library = library or load_library()
+        self.first_month = self.scenario_spec.first_month
+        self.last_month = self.scenario_spec.last_month
+        self.month = self.first_month
+
+        self.structure = build_structure(self.first_month, self.last_month)
+        self.dependence = self.structure.dependence(self.parameters)
+        self.baseline = self.structure.baseline_relation(self.parameters)
+        self.plans = self._schedule()
+        self.reactions_due: dict[int, list[tuple[Decision, np.ndarray]]] = defaultdict(list)
+        self.documented_reactions = self._documented_reactions()
+
+        self.states = {code: StateAgent(self, code) for code in ACTORS}
+        self.world = World.start(self.baseline[0], len(self.replicate_ids))
+        self.recorder = Recorder(keep_relations=keep_relations)
+        self.choices: dict[str, tuple[tuple[int, ...], np.ndarray, tuple[str, ...]]] = {}
+        self.running = True
+
+    # --- set-up ---------------------------------------------------------------------------
+
+    def _schedule(self) -> dict[int, list[Plan]]:
+        """Compile the documented episodes inside the run's span, by month."""
+        plans: dict[int, list[Plan]] = defaultdict(list)
+        until = self.scenario_spec.record_until
+        skip = set(self.scenario_spec.record.exclude)
+        stance = self.structure.stance
+        for episode in self.library.episodes.values():
+            plan_month = compile_plan(episode, stance, []).month
+            if episode.id in skip or not self.first_month <= plan_month <= until:
+                continue
+            members = self.structure.members(("unsc_permanent", "unsc_elected"), plan_month)
+            plans[plan_month].append(compile_plan(episode, stance, members))
+        return {month: order_plans(found) for month, found in plans.items()}
+
+    def _documented_reactions(self) -> set[tuple[str, int]]:
+        """(decision key, reactor) pairs whose reaction the library documents."""
+        found = set()
+        for plans in self.plans.values():
+            for plan in plans:
+                for decision in plan.decisions:
+                    if decision.when is not None:
+                        found.update((decision.when.key, d) for d in decision.deciders)
+        return found
+
+    # --- time -----------------------------------------------------------------------------
+
+    @property
+    def replicates(self) -> int:
+        """Number of replicates advanced together."""
+        return len(self.replicate_ids)
+
+    @property
+    def position(self) -> int:
+        """Index of the current month in the structural arrays."""
+        return self.month - self.first_month
+
+    def dependence_now(self) -> np.ndarray:
+        """Each actor's dependence on each partner this month, shape (R, 6, 6)."""
+        return np.maximum(self.dependence[self.position] + self.world.dependence_shift, 0.0)
+
+    def baseline_now(self) -> np.ndarray:
+        """The structural relations this month, shape (6, 6)."""
+        return self.baseline[self.position]
+
+    def step(self) -> None:
+        """Advance one month: relax, pose this month's episodes and reactions, observe."""
+        self.month = self.first_month + self.steps - 1
+        if self.steps > 1:
+            self.agents.do("relax")
+        for plan in self.plans.get(self.month, []):
+            self.enact(plan)
+        for decision, mask in self.reactions_due.pop(self.month, []):
+            self.pose(decision, mask)
+        self.recorder.observe(self.month, self.world.relation)
+        if self.month >= self.last_month:
+            self.running = False
+
+    def run(self) -> "MultivectorModel":
+        """Run every month of the scenario."""
+        while self.running:
+            self.step()
+        return self
+
+    # --- episodes -------------------------------------------------------------------------
+
+    def enact(self, plan: Plan) -> None:
+        """Apply an episode's exogenous effects, then pose its decisions in order."""
+        everywhere = np.ones(self.replicates, dtype=bool)
+        for effect in plan.effects:
+            self.world.apply(effect, everywhere)
+        for decision in plan.decisions:
+            self.pose(decision, self.condition(decision))
+
+    def condition(self, decision: Decision) -> np.ndarray:
+        """Replicates where the decision's ``when`` holds (all if it has none)."""
+        mask = np.ones(self.replicates, dtype=bool)
+        if decision.when is None:
+            return mask
+        if decision.when.key not in self.choices:
+            return ~mask  # the earlier decision was not posed in this run
+        deciders, chosen, options = self.choices[decision.when.key]
+        column = chosen[:, deciders.index(decision.when.actor)]
+        wanted = [k for k, name in enumerate(options) if name in decision.when.options]
+        return np.isin(column, wanted)
+
+    def probabilities(self, decision: Decision) -> tuple[np.ndarray, int]:
+        """Choice probabilities of every player, shape (R, P, O), and equilibrium iterations."""
+        players = [self.states[ACTORS[p]] for p in decision.players]
+        base = np.stack([agent.utilities(decision) for agent in players], axis=1)
+        precision = np.array([agent.precision for agent in players])
+        if not decision.simultaneous:
+            return logit(base, precision[None, :]), 1
+        coupling = np.stack([agent.coupling(decision) for agent in players], axis=1)
+        choice = self.parameters.spec.choice
+        solved = solve_equilibrium(
+            base,
+            coupling,
+            precision,
+            damping=choice.equilibrium_damping,
+            tolerance=choice.equilibrium_tolerance,
+            max_iterations=choice.equilibrium_max_iterations,
+        )
+        return solved.probabilities, solved.iterations
+
+    def pose(self, decision: Decision, mask: np.ndarray) -> None:
+        """Put a decision to its players where ``mask`` holds, draw choices, apply consequences."""
+        probabilities, iterations = self.probabilities(decision)
+        draw_key = f"{decision.key}@{self.month}"
+        chosen = np.empty((self.replicates, len(decision.players)), dtype=np.int64)
+        for p, player in enumerate(decision.players):
+            u = uniforms(self.seed, self.replicate_ids, draw_key, player)
+            chosen[:, p] = np.where(mask, draw(probabilities[:, p], u), -1)
+        self.consequences(decision, chosen, mask)
+        rows = [decision.players.index(d) for d in decision.deciders]
+        kept = np.where(mask[:, None, None], probabilities[:, rows], np.nan)
+        record = DecisionRecord(decision, self.month, mask, kept, chosen[:, rows], iterations)
+        self.recorder.decisions.append(record)
+        self.choices[decision.key] = (decision.deciders, chosen[:, rows], decision.options)
+
+    def approval_of(self, decision: Decision, chosen: np.ndarray, decider: int) -> np.ndarray:
+        """Each actor's approval of a decider's realised choice, shape (R, 6).
+
+        Exogenous where the actor has a stake; for the other players of a simultaneous
+        decision, how far their own choice agrees with it; zero otherwise.
+        """
+        p = decision.players.index(decider)
+        mine = np.maximum(chosen[:, p], 0)
+        approval = np.zeros((self.replicates, N_ACTORS))
+        for q, other in enumerate(decision.players):
+            if other != decider and not decision.stake[other]:
+                approval[:, other] = decision.agreement[mine, np.maximum(chosen[:, q], 0)]
+        stakes = np.flatnonzero(decision.stake)
+        approval[:, stakes] = decision.approval[stakes][:, mine].T
+        approval[:, decider] = 0.0
+        return approval
+
+    def consequences(self, decision: Decision, chosen: np.ndarray, mask: np.ndarray) -> None:
+        """Relations respond to each decider's choice; effects apply; reactions are scheduled."""
+        dynamics = self.parameters.spec.dynamics
+        for decider in decision.deciders:
+            p = decision.players.index(decider)
+            approval = np.where(mask[:, None], self.approval_of(decision, chosen, decider), 0.0)
+            for other in range(N_ACTORS):
+                if other != decider:
+                    self.world.respond(other, decider, approval[:, other], dynamics.response)
+                    self.world.respond(decider, other, approval[:, other], dynamics.self_signal)
+            for k, effects in enumerate(decision.effects):
+                for effect in effects:
+                    self.world.apply(effect, mask & (chosen[:, p] == k))
+            self.world.remember(decision, decider, chosen[:, p])
+            self.schedule_reactions(decision, decider, approval, mask)
+
+    def schedule_reactions(
+        self, decision: Decision, decider: int, approval: np.ndarray, mask: np.ndarray
+    ) -> None:
+        """Pose follow-ups where a reactor strongly disapproves of a choice.
+
+        Reactions are not themselves reacted to, and a reaction the library documents for this
+        decision replaces the generic one.
+        """
+        if decision.kind == "reaction" or ">" in decision.key:
+            return
+        delay = self.parameters.spec.dynamics.reaction_delay_months
+        for template in self.library.reactions:
+            for code in template.reactors:
+                reactor = ACTORS.index(code)
+                if reactor == decider or (decision.key, reactor) in self.documented_reactions:
+                    continue
+                if not decision.stake[reactor]:
+                    continue  # only a stated stake provokes a reaction
+                triggered = mask & (approval[:, reactor] <= template.threshold)
+                if triggered.any():
+                    reaction = compile_reaction(
+                        template, decision, reactor, decider, self.structure.stance
+                    )
+                    self.reactions_due[self.month + delay].append((reaction, triggered))

@@ -1,0 +1,151 @@
+"""Figures: the fan chart of Kazakhstan's alignment toward the three poles."""
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from model.actors import ACTOR_NAMES, INDEX, KAZAKHSTAN, POLES
+from model.calendar import month_fraction, month_label
+from model.runner import Run
+
+POLE_COLOURS = {"RUS": "#c0392b", "CHN": "#d68910", "USA": "#2e64b5"}
+STRIP_LEVELS = 7
+MIN_GAP_YEARS = 0.2
+
+
+@dataclass(frozen=True)
+class Mark:
+    """A documented episode Kazakhstan decided, as marked on the chart."""
+
+    year: float
+    month: str
+    title: str
+    is_vote: bool
+    observed: str | None
+
+
+def episode_marks(run: Run) -> list[Mark]:
+    """The documented episodes Kazakhstan decided in the run, in date order."""
+    seen: dict[str, Mark] = {}
+    for record in run.chunks[0].decisions:
+        decision = record.decision
+        if ">" in decision.key or decision.episode in seen:
+            continue
+        if KAZAKHSTAN not in decision.deciders:
+            continue
+        observed = decision.observed.get(KAZAKHSTAN)
+        seen[decision.episode] = Mark(
+            month_fraction(record.month),
+            month_label(record.month),
+            decision.title,
+            decision.kind == "un_vote",
+            None if observed is None else decision.options[observed],
+        )
+    return sorted(seen.values(), key=lambda m: m.year)
+
+
+def _levels(years: list[float]) -> list[int]:
+    """Stagger markers over a few heights so that close dates do not overlap."""
+    last = [-np.inf] * STRIP_LEVELS
+    levels = []
+    for year in years:
+        free = [k for k in range(STRIP_LEVELS) if year - last[k] >= MIN_GAP_YEARS]
+        level = free[0] if free else int(np.argmin(last))
+        last[level] = year
+        levels.append(level)
+    return levels
+
+
+def _shorten(text: str, width: int) -> str:
+    return text if len(text) <= width else text[: width - 1].rstrip() + "…"
+
+
+def fan_chart(run: Run, path: Path) -> Path:
+    """Draw Kazakhstan's alignment toward Russia, China and the US as a fan chart.
+
+    Each pole gets its median line, a 50% band and a 90% band across replicates. The episodes
+    Kazakhstan decided are numbered on a strip below (triangles for UN votes) and listed in a
+    key with Kazakhstan's recorded choice.
+    """
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    alignment = run.alignment()  # (M, R, 6)
+    x = np.array([month_fraction(m) for m in run.months])
+    marks = episode_marks(run)
+    fig = plt.figure(figsize=(16, 9))
+    grid = fig.add_gridspec(2, 2, width_ratios=[2.35, 1], height_ratios=[3.6, 1.4], hspace=0.08)
+    ax = fig.add_subplot(grid[0, 0])
+    strip = fig.add_subplot(grid[1, 0], sharex=ax)
+    key = fig.add_subplot(grid[:, 1])
+
+    for pole in POLES:
+        series = alignment[:, :, INDEX[pole]]
+        q05, q25, q50, q75, q95 = np.quantile(series, [0.05, 0.25, 0.5, 0.75, 0.95], axis=1)
+        colour = POLE_COLOURS[pole]
+        ax.fill_between(x, q05, q95, color=colour, alpha=0.13, linewidth=0)
+        ax.fill_between(x, q25, q75, color=colour, alpha=0.28, linewidth=0)
+        ax.plot(x, q50, color=colour, linewidth=2.2, label=f"toward {ACTOR_NAMES[pole]}")
+    for mark in marks:
+        ax.axvline(mark.year, color="0.55", linewidth=0.5, alpha=0.45, zorder=0)
+    ax.axhline(0, color="0.3", linewidth=0.8)
+    ax.set_ylim(-1, 1)
+    ax.set_ylabel("Kazakhstan's alignment (relation)\n-1 hostile · 0 neutral · +1 close")
+    ax.set_title(
+        f"Kazakhstan's alignment toward Russia, China and the US — scenario {run.scenario.name}\n"
+        f"median line, 50% and 90% bands over {run.replicates} replicates (seed {run.seed})",
+        fontsize=12,
+        loc="left",
+    )
+    ax.legend(loc="lower left", fontsize=10, framealpha=0.9, title="Alignment (median)")
+    ax.grid(axis="y", alpha=0.3)
+    ax.tick_params(labelbottom=False)
+
+    levels = _levels([m.year for m in marks])
+    for number, (mark, level) in enumerate(zip(marks, levels, strict=True), start=1):
+        height = 0.5 + level
+        strip.vlines(mark.year, 0, height - 0.3, color="0.6", linewidth=0.6)
+        strip.plot(
+            [mark.year], [height - 0.3], marker="v" if mark.is_vote else "o", color="0.25", ms=3.5
+        )
+        strip.text(mark.year, height - 0.1, str(number), fontsize=7, ha="center", va="bottom")
+    strip.set_ylim(0, STRIP_LEVELS + 0.3)
+    strip.set_yticks([])
+    strip.set_xlabel("Year")
+    strip.text(
+        0.0,
+        1.02,
+        "Episodes Kazakhstan decided (▼ UN vote, ● other); numbers refer to the key",
+        transform=strip.transAxes,
+        fontsize=8.5,
+        va="bottom",
+    )
+    for side in ("top", "right", "left"):
+        strip.spines[side].set_visible(False)
+    strip.set_xlim(x[0] - 0.15, x[-1] + 0.15)
+
+    key.axis("off")
+    key.set_title("Key: episode (Kazakhstan's recorded choice)", fontsize=10, loc="left")
+    lines = [
+        f"{n:>2}  {m.month}  {_shorten(m.title, 38)}"
+        + (f"  ({m.observed.replace('_', ' ')})" if m.observed else "")
+        for n, m in enumerate(marks, start=1)
+    ]
+    size = 7.0 if len(lines) <= 55 else 6.0
+    key.text(
+        0,
+        1,
+        "\n".join(lines),
+        fontsize=size,
+        family="monospace",
+        va="top",
+        transform=key.transAxes,
+        linespacing=1.35,
+    )
+    fig.subplots_adjust(left=0.06, right=0.99, top=0.92, bottom=0.07, wspace=0.04)
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return path

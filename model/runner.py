@@ -1,0 +1,93 @@
+"""Run a scenario: one model instance per chunk of replicates, the same code for 1 or 100,000."""
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from model.library import Library, load_library
+from model.model import MultivectorModel
+from model.observation import Recorder
+from model.parameters import Parameters, load_parameters
+from model.scenario import Scenario
+
+CHUNK = 2000
+"""Replicates advanced by one model instance: large enough to vectorise, small enough to stream."""
+
+
+@dataclass(frozen=True)
+class Run:
+    """The outcome of a scenario run.
+
+    Attributes:
+        scenario: The scenario run.
+        seed: The seed used.
+        replicates: Replicate count.
+        parameters: The parameters used.
+        library: The episode library used.
+        chunks: The recorders of each chunk of replicates, in replicate order.
+        replicate_ids: Replicate numbers of each chunk.
+    """
+
+    scenario: Scenario
+    seed: int
+    replicates: int
+    parameters: Parameters
+    library: Library
+    chunks: tuple[Recorder, ...]
+    replicate_ids: tuple[np.ndarray, ...]
+
+    @property
+    def months(self) -> list[int]:
+        """Months recorded."""
+        return self.chunks[0].months
+
+    def alignment(self) -> np.ndarray:
+        """Kazakhstan's alignment toward every state, shape (M, R, 6), all chunks."""
+        return np.concatenate([c.alignment_array() for c in self.chunks], axis=1)
+
+
+def run_scenario(
+    scenario: Scenario,
+    *,
+    replicates: int | None = None,
+    seed: int | None = None,
+    parameters: Parameters | None = None,
+    library: Library | None = None,
+    chunk: int = CHUNK,
+    progress: Callable[[int], None] | None = None,
+) -> Run:
+    """Run a scenario's replicates in chunks and collect what they record.
+
+    Args:
+        scenario: The scenario.
+        replicates: Override of the scenario's replicate count.
+        seed: Override of the scenario's seed.
+        parameters: Override of the scenario's parameter file.
+        library: The episode library (the shipped one if None).
+        chunk: Replicates per model instance.
+        progress: Called with the number of replicate-months just completed.
+    """
+    replicates = scenario.replicates if replicates is None else replicates
+    seed = scenario.seed if seed is None else seed
+    library = library or load_library()
+    if parameters is None:
+        parameters = load_parameters(Path(scenario.parameters) if scenario.parameters else None)
+    chunks, ids = [], []
+    for first in range(0, replicates, chunk):
+        replicate_ids = np.arange(first, min(first + chunk, replicates))
+        model = MultivectorModel(
+            scenario,
+            rng=seed,
+            parameters=parameters,
+            library=library,
+            replicate_ids=replicate_ids,
+        )
+        while model.running:
+            model.step()
+            if progress is not None:
+                progress(len(replicate_ids))
+        chunks.append(model.recorder)
+        ids.append(replicate_ids)
+    return Run(scenario, seed, replicates, parameters, library, tuple(chunks), tuple(ids))

@@ -1,0 +1,89 @@
+from pathlib import Path
+
+import pytest
+
+from model.actors import ACTORS
+from model.library import compile_plan, load_library
+from model.schema import ISSUE_TAGS
+from model.structure import build_structure, load_structure
+
+SHARED = Path(__file__).resolve().parents[2] / "shared"
+
+
+@pytest.fixture(scope="module")
+def library():
+    return load_library()
+
+
+def test_library_holds_the_documented_record(library):
+    votes = library.votes
+    others = [e for e in library.episodes.values() if e.kind != "un_vote"]
+    assert len(votes) >= 12
+    assert len(others) >= 20
+    bodies = {v.body for v in votes}
+    assert bodies == {"UNGA", "UNSC"}
+
+
+def test_every_episode_has_a_source_and_known_actors(library):
+    for episode in library.episodes.values():
+        assert episode.sources and all(s.strip() for s in episode.sources), episode.id
+        actors = set(episode.observed) | set(episode.sponsors)
+        for decision in episode.decision:
+            actors |= set(decision.deciders) | set(decision.observed)
+            for option in decision.option:
+                actors |= set(option.approval)
+        assert actors <= set(ACTORS), episode.id
+        assert set(episode.issues) <= set(ISSUE_TAGS), episode.id
+
+
+def test_seed_sources_exist(library):
+    cited = {s.split()[0].rstrip(",;") for e in library.episodes.values() for s in e.sources}
+    seeds = {s for s in cited if s.startswith("seeds/")}
+    assert seeds, "the library cites none of the founding articles"
+    if (SHARED / "seeds").is_dir():
+        for seed in seeds:
+            assert (SHARED / seed).is_file(), f"cited seed {seed} does not exist"
+
+
+def test_every_observed_choice_is_an_option_of_its_decision(library):
+    structure = build_structure(2014 * 12, 2024 * 12 + 11)
+    observed = 0
+    for episode in library.episodes.values():
+        members = list(range(6))
+        for decision in compile_plan(episode, structure.stance, members).decisions:
+            for actor, option in decision.observed.items():
+                assert actor in decision.deciders
+                assert 0 <= option < len(decision.options)
+                observed += 1
+    assert observed >= 80
+
+
+def test_kazakhstan_votes_match_the_checked_facts(library):
+    crimea = next(v for v in library.votes if v.resolution and "68/262" in v.resolution)
+    assert crimea.observed["KAZ"] == "abstain" and crimea.observed["RUS"] == "no"
+    suspension = [v for v in library.votes if "punitive_measure" in v.issues]
+    assert suspension and all(v.observed["KAZ"] == "no" for v in suspension)
+
+
+def test_structural_rows_all_carry_a_source():
+    data = load_structure()
+    rows = [
+        *data.trade.flow,
+        *data.trade.total,
+        *data.transit.transit,
+        *data.ties.tie,
+        *data.population.minority,
+        *data.norms.stance,
+    ]
+    assert rows and all(r.source.strip() for r in rows)
+    kaz_stances = {s.issue for s in data.norms.stance if s.actor == "KAZ"}
+    assert {"territorial_integrity", "mediation"} <= kaz_stances
+
+
+def test_security_council_membership_follows_the_record():
+    structure = build_structure(2016 * 12, 2019 * 12)
+    seats = ("unsc_permanent", "unsc_elected")
+    in_2017 = {ACTORS[i] for i in structure.members(seats, 2017 * 12 + 5)}
+    in_2019 = {ACTORS[i] for i in structure.members(seats, 2019 * 12)}
+    assert in_2017 == {"RUS", "USA", "CHN", "KAZ", "UKR"}
+    assert in_2019 == {"RUS", "USA", "CHN"}

@@ -1,0 +1,84 @@
+import numpy as np
+
+from model.actors import ACTORS, INDEX
+from model.model import MultivectorModel
+from model.runner import run_scenario
+
+
+def _choices(recorder):
+    return {r.decision.key + f"@{r.month}": r.choices for r in recorder.decisions}
+
+
+def test_replicate_alone_makes_the_same_choices_as_in_a_batch(history):
+    batch = MultivectorModel(history, rng=7, replicate_ids=np.arange(60)).run()
+    for k in (0, 37, 59):
+        alone = MultivectorModel(history, rng=7, replicate_ids=np.array([k])).run()
+        in_batch = _choices(batch.recorder)
+        for key, chosen in _choices(alone.recorder).items():
+            assert np.array_equal(chosen[0], in_batch[key][k]), key
+        trajectory = alone.recorder.alignment_array()[:, 0]
+        assert np.abs(trajectory - batch.recorder.alignment_array()[:, k]).max() < 1e-9
+
+
+def test_chunking_does_not_change_results(history):
+    whole = run_scenario(history, replicates=30, seed=3, chunk=30)
+    split = run_scenario(history, replicates=30, seed=3, chunk=7)
+    assert np.abs(whole.alignment() - split.alignment()).max() < 1e-9
+
+
+def test_seeds_change_the_choices(history):
+    a = MultivectorModel(history, rng=1, replicates=20).run()
+    b = MultivectorModel(history, rng=2, replicates=20).run()
+    assert any(
+        not np.array_equal(x.choices, y.choices)
+        for x, y in zip(a.recorder.decisions, b.recorder.decisions, strict=False)
+    )
+
+
+def test_state_stays_in_bounds_and_probabilities_are_proper(history_run):
+    alignment = history_run.alignment()
+    assert np.isfinite(alignment).all()
+    assert (np.abs(alignment) <= 1.0).all()
+    for recorder in history_run.chunks:
+        for record in recorder.decisions:
+            posed = record.posed
+            p = record.probabilities[posed]
+            assert np.allclose(p.sum(axis=-1), 1.0), record.decision.key
+            assert (record.choices[posed] >= 0).all() and (record.choices[~posed] == -1).all()
+
+
+def test_history_poses_every_documented_episode(history_run):
+    posed = {r.decision.episode for r in history_run.chunks[0].decisions}
+    in_span = {
+        e.id for e in history_run.library.episodes.values() if "2014" <= str(e.date)[:4] <= "2024"
+    }
+    assert in_span <= posed
+
+
+def test_conditional_decisions_follow_their_condition(history_run):
+    recorder = history_run.chunks[0]
+    keyed = {r.decision.key: r for r in recorder.decisions}
+    conditional = [r for r in recorder.decisions if r.decision.when is not None]
+    assert conditional
+    for record in conditional:
+        when = record.decision.when
+        earlier = keyed[when.key]
+        column = earlier.choices[:, earlier.decision.deciders.index(when.actor)]
+        names = np.array(earlier.decision.options)[np.maximum(column, 0)]
+        expected = (column >= 0) & np.isin(names, list(when.options))
+        assert np.array_equal(record.posed, expected), record.decision.key
+
+
+def test_a_choice_a_partner_opposes_cools_that_partner(history):
+    model = MultivectorModel(history, rng=5, replicates=200)
+    model.step()
+    kaz, rus = INDEX["KAZ"], INDEX["RUS"]
+    vote = next(
+        d for plans in model.plans.values() for p in plans for d in p.decisions
+        if d.kind == "un_vote" and d.stake[rus] and d.approval[rus, 1] > 0
+    )
+    before = model.world.relation[:, rus, kaz].copy()
+    chosen = np.zeros((200, len(vote.players)), dtype=np.int64)  # everyone votes yes
+    model.consequences(vote, chosen, np.ones(200, dtype=bool))
+    assert (model.world.relation[:, rus, kaz] < before).all()
+    assert ACTORS[rus] == "RUS"
