@@ -55,7 +55,9 @@ def _game(seed: int, reps: int = 50, players: int = 6, options: int = 3):
 def test_equilibrium_is_a_fixed_point():
     base, coupling, precision = _game(5)
     solved = solve_equilibrium(base, coupling, precision)
-    response = logit(equilibrium_utilities(base, coupling, solved.probabilities), precision[None, :])
+    response = logit(
+        equilibrium_utilities(base, coupling, solved.probabilities), precision[None, :]
+    )
     assert np.abs(response - solved.probabilities).max() < 1e-10
     assert np.allclose(solved.probabilities.sum(axis=-1), 1.0)
 

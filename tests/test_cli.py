@@ -20,8 +20,9 @@ def history_outputs(tmp_path_factory):
     folders = []
     for name in ("first", "second"):
         out = tmp_path_factory.mktemp(name)
-        done = multivector("run", str(HISTORY), "--replicates", "30", "--seed", "7",
-                           "--out", str(out), "--json")
+        done = multivector(
+            "run", str(HISTORY), "--replicates", "30", "--seed", "7", "--out", str(out), "--json"
+        )
         assert done.returncode == 0, done.stderr
         folders.append((out, done.stdout))
     return folders

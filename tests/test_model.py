@@ -74,7 +74,10 @@ def test_a_choice_a_partner_opposes_cools_that_partner(history):
     model.step()
     kaz, rus = INDEX["KAZ"], INDEX["RUS"]
     vote = next(
-        d for plans in model.plans.values() for p in plans for d in p.decisions
+        d
+        for plans in model.plans.values()
+        for p in plans
+        for d in p.decisions
         if d.kind == "un_vote" and d.stake[rus] and d.approval[rus, 1] > 0
     )
     before = model.world.relation[:, rus, kaz].copy()

@@ -13,7 +13,9 @@ def _positions(votes: dict[str, list[float]]) -> np.ndarray:
 
 
 def test_identical_votes_agree_fully_and_opposite_votes_not_at_all():
-    scores = agreement_scores(_positions({"KAZ": [1, 0, 0.5], "RUS": [1, 0, 0.5], "USA": [0, 1, 0.5]}))
+    scores = agreement_scores(
+        _positions({"KAZ": [1, 0, 0.5], "RUS": [1, 0, 0.5], "USA": [0, 1, 0.5]})
+    )
     assert scores["KAZ-RUS"]["agreement"][0] == 1.0
     assert scores["KAZ-RUS"]["s_score"][0] == 1.0
     # yes/no twice and one shared abstention: distances 1, 1, 0 -> mean 2/3
