@@ -149,8 +149,12 @@ def run(
     folder = out or Path("results") / result.scenario.name
     if folder.exists() and not folder.is_dir():
         fail(f"{folder}: is not a folder")
-    summary = write_outputs(result, folder, scenario)
-    fan_chart(result, folder / "alignment.png")
+    try:
+        summary = write_outputs(result, folder, scenario)
+        fan_chart(result, folder / "alignment.png")
+    except OSError as error:
+        fail(f"{folder}: cannot write results: {error.strerror or error}")
+        return
     if as_json:
         sys.stdout.write(json.dumps(summary, indent=2) + "\n")
     else:

@@ -15,6 +15,7 @@ import numpy as np
 from model.actors import ACTORS, N_ACTORS
 from model.agents import StateAgent
 from model.choice import draw, logit, solve_equilibrium
+from model.errors import InputError
 from model.library import (
     Decision,
     Library,
@@ -207,14 +208,22 @@ class MultivectorModel(mesa.Model):
             return logit(base, precision[None, :]), 1
         coupling = np.stack([agent.coupling(decision) for agent in players], axis=1)
         choice = self.parameters.spec.choice
-        solved = solve_equilibrium(
-            base,
-            coupling,
-            precision,
-            damping=choice.equilibrium_damping,
-            tolerance=choice.equilibrium_tolerance,
-            max_iterations=choice.equilibrium_max_iterations,
-        )
+        try:
+            solved = solve_equilibrium(
+                base,
+                coupling,
+                precision,
+                damping=choice.equilibrium_damping,
+                tolerance=choice.equilibrium_tolerance,
+                max_iterations=choice.equilibrium_max_iterations,
+            )
+        except RuntimeError as error:  # the parameters make the vote game unstable
+            raise InputError(
+                self.parameters.path,
+                "choice",
+                f"{error} for {decision.key}; lower the precision or the partner weight, "
+                "or raise equilibrium_max_iterations",
+            ) from None
         return solved.probabilities, solved.iterations
 
     def pose(self, decision: Decision, mask: np.ndarray) -> None:

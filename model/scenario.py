@@ -6,6 +6,7 @@ from typing import Annotated
 from pydantic import Field, model_validator
 
 from model.calendar import parse_month
+from model.errors import InputError
 from model.schema import DateText, Identifier, Strict, load
 
 MAX_REPLICATES = 1_000_000
@@ -60,8 +61,30 @@ class Scenario(Strict):
 
 
 def load_scenario(path: Path) -> Scenario:
-    """Read and validate a scenario file."""
-    return load(Path(path), Scenario)
+    """Read and validate a scenario file.
+
+    A relative ``parameters`` path is taken relative to the scenario file's folder, and must
+    exist; episodes named in ``record.exclude`` must be in the library.
+    """
+    path = Path(path)
+    scenario = load(path, Scenario)
+    if scenario.parameters is not None:
+        parameters = Path(scenario.parameters)
+        if not parameters.is_absolute():
+            parameters = path.parent / parameters
+        if not parameters.is_file():
+            raise InputError(path, "parameters", f"no such file: {parameters}")
+        scenario = scenario.model_copy(update={"parameters": str(parameters)})
+    if scenario.record.exclude:
+        from model.library import load_library
+
+        known = load_library().episodes
+        for position, episode in enumerate(scenario.record.exclude):
+            if episode not in known:
+                raise InputError(
+                    path, f"record.exclude[{position}]", f"no episode '{episode}' in the library"
+                )
+    return scenario
 
 
 def default_scenario() -> Scenario:

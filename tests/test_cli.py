@@ -84,6 +84,31 @@ def test_bad_scenario_is_one_line_and_exit_2(tmp_path):
         assert len(lines) == 1 and str(path) in lines[0], (name, done.stderr)
         assert "Traceback" not in done.stderr
         assert not out.exists()
+    defaults = ROOT / "model" / "data" / "parameters" / "defaults.toml"
+    unstable = (
+        defaults.read_text()
+        .replace("equilibrium_max_iterations = 2000", "equilibrium_max_iterations = 10")
+        .replace("equilibrium_tolerance = 1e-12", "equilibrium_tolerance = 1e-15")
+    )
+    (tmp_path / "unstable.toml").write_text(unstable)
+    with_parameters = HISTORY.read_text().replace("seed = 7", 'seed = 7\nparameters = "{}"')
+    more = {
+        "exclude.toml": (
+            HISTORY.read_text() + '\n[record]\nexclude = ["no-such-episode"]\n',
+            "record.exclude[0]",
+        ),
+        "absent-parameters.toml": (with_parameters.format("absent.toml"), "parameters"),
+        "unstable-scenario.toml": (with_parameters.format("unstable.toml"), "unstable.toml"),
+    }
+    for name, (text, field) in more.items():
+        path = tmp_path / name
+        path.write_text(text)
+        out = tmp_path / f"out-{name}"
+        done = multivector("run", str(path), "--replicates", "2", "--out", str(out))
+        assert done.returncode == 2, (name, done.stderr)
+        lines = done.stderr.strip().splitlines()
+        assert len(lines) == 1 and field in lines[0], (name, done.stderr)
+        assert not out.exists()
     missing = multivector("run", str(tmp_path / "nope.toml"))
     assert missing.returncode == 2 and "no such file" in missing.stderr
 
