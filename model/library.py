@@ -153,9 +153,20 @@ def compile_vote(episode: Episode, stance: np.ndarray, members: list[int]) -> De
         effects=((), (), ()),
         observed={INDEX[a]: VOTE_OPTIONS.index(v) for a, v in episode.observed.items()},
         when=None,
-        thread=episode.issues[0] if episode.issues else episode.id,
+        thread=vote_thread(episode),
         certainty=episode.certainty,
     )
+
+
+def vote_thread(episode: Episode) -> str:
+    """Consistency thread of a vote: its issue, its sponsors and its target.
+
+    "yes" on a Western text and "yes" on a Russian text on the same issue are different
+    positions, so votes are only compared with votes on texts from the same camp.
+    """
+    issue = episode.issues[0] if episode.issues else episode.id
+    camp = "+".join(sorted(episode.sponsors)) or "none"
+    return f"{issue}|{camp}>{episode.target or 'none'}"
 
 
 def compile_episode(episode: Episode, stance: np.ndarray) -> list[Decision]:
@@ -225,7 +236,13 @@ def compile_plan(episode: Episode, stance: np.ndarray, members: list[int]) -> Pl
 
 
 def compile_reaction(
-    template: ReactionTemplate, trigger: Decision, reactor: int, target: int, stance: np.ndarray
+    template: ReactionTemplate,
+    trigger: Decision,
+    reactor: int,
+    target: int,
+    stance: np.ndarray,
+    *,
+    month: int,
 ) -> Decision:
     """A follow-up decision: ``reactor`` answers ``target``'s choice in ``trigger``."""
     names = tuple(o.name for o in template.option)
@@ -244,7 +261,7 @@ def compile_reaction(
     return Decision(
         key=f"{trigger.key}>{template.name}-{ACTORS[reactor].lower()}-to-{ACTORS[target].lower()}",
         episode=trigger.episode,
-        month=trigger.month,
+        month=month,
         kind=template.kind,
         title=f"{template.title} ({ACTORS[reactor]} answers {ACTORS[target]})",
         deciders=(reactor,),

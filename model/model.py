@@ -128,14 +128,15 @@ class MultivectorModel(mesa.Model):
             plans[plan_month].append(compile_plan(episode, stance, members))
         return {month: order_plans(found) for month, found in plans.items()}
 
-    def _documented_reactions(self) -> set[tuple[str, int]]:
-        """(decision key, reactor) pairs whose reaction the library documents."""
+    def _documented_reactions(self) -> set[tuple[str, int, int]]:
+        """(decision key, target, reactor) triples whose reaction the library documents."""
         found = set()
         for plans in self.plans.values():
             for plan in plans:
                 for decision in plan.decisions:
                     if decision.when is not None:
-                        found.update((decision.when.key, d) for d in decision.deciders)
+                        when = decision.when
+                        found.update((when.key, when.actor, d) for d in decision.deciders)
         return found
 
     # --- time -----------------------------------------------------------------------------
@@ -151,8 +152,13 @@ class MultivectorModel(mesa.Model):
         return self.month - self.first_month
 
     def dependence_now(self) -> np.ndarray:
-        """Each actor's dependence on each partner this month, shape (R, 6, 6)."""
-        return np.maximum(self.dependence[self.position] + self.world.dependence_shift, 0.0)
+        """Each actor's dependence shares on each partner this month, shape (R, 6, 6).
+
+        Lasting shifts (a route diverted) apply to the structural shares, which are then
+        renormalised: dependence taken from one partner is spread over the others.
+        """
+        shifted = np.maximum(self.dependence[self.position] + self.world.dependence_shift, 0.0)
+        return shifted / np.maximum(shifted.sum(axis=-1, keepdims=True), 1e-12)
 
     def baseline_now(self) -> np.ndarray:
         """The structural relations this month, shape (6, 6)."""
@@ -167,7 +173,7 @@ class MultivectorModel(mesa.Model):
             self.enact(plan)
         for decision, mask in self.reactions_due.pop(self.month, []):
             self.pose(decision, mask)
-        self.recorder.observe(self.month, self.world.relation)
+        self.recorder.observe(self.month, self.world.relation, self.dependence_now())
         if self.month >= self.last_month:
             self.running = False
 
@@ -213,6 +219,7 @@ class MultivectorModel(mesa.Model):
                 base,
                 coupling,
                 precision,
+                agreement=decision.agreement,
                 damping=choice.equilibrium_damping,
                 tolerance=choice.equilibrium_tolerance,
                 max_iterations=choice.equilibrium_max_iterations,
@@ -282,19 +289,25 @@ class MultivectorModel(mesa.Model):
         Reactions are not themselves reacted to, and a reaction the library documents for this
         decision replaces the generic one.
         """
-        if decision.kind == "reaction" or ">" in decision.key:
+        if ">" in decision.key:  # a reaction
             return
         delay = self.parameters.spec.dynamics.reaction_delay_months
         for template in self.library.reactions:
             for code in template.reactors:
                 reactor = ACTORS.index(code)
-                if reactor == decider or (decision.key, reactor) in self.documented_reactions:
+                documented = (decision.key, decider, reactor) in self.documented_reactions
+                if reactor == decider or documented:
                     continue
                 if not decision.stake[reactor]:
                     continue  # only a stated stake provokes a reaction
                 triggered = mask & (approval[:, reactor] <= template.threshold)
                 if triggered.any():
                     reaction = compile_reaction(
-                        template, decision, reactor, decider, self.structure.stance
+                        template,
+                        decision,
+                        reactor,
+                        decider,
+                        self.structure.stance,
+                        month=self.month + delay,
                     )
                     self.reactions_due[self.month + delay].append((reaction, triggered))

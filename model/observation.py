@@ -53,6 +53,7 @@ class Recorder:
     Attributes:
         months: Months recorded, in order.
         alignment: Kazakhstan's relation toward each state each month, shape (M, R, 6).
+        dependence: Kazakhstan's dependence shares on each state each month, (M, R, 6).
         relations: All relations each month, shape (M, R, 6, 6), if kept.
         decisions: Every decision posed, in order.
     """
@@ -60,19 +61,25 @@ class Recorder:
     keep_relations: bool = False
     months: list[int] = field(default_factory=list)
     alignment: list[np.ndarray] = field(default_factory=list)
+    dependence: list[np.ndarray] = field(default_factory=list)
     relations: list[np.ndarray] = field(default_factory=list)
     decisions: list[DecisionRecord] = field(default_factory=list)
 
-    def observe(self, month: int, relation: np.ndarray) -> None:
+    def observe(self, month: int, relation: np.ndarray, dependence: np.ndarray) -> None:
         """Record the state at the end of a month."""
         self.months.append(month)
         self.alignment.append(relation[:, KAZAKHSTAN, :].copy())
+        self.dependence.append(dependence[:, KAZAKHSTAN, :].copy())
         if self.keep_relations:
             self.relations.append(relation.copy())
 
     def alignment_array(self) -> np.ndarray:
         """Kazakhstan's alignment toward every state, shape (M, R, 6)."""
         return np.stack(self.alignment)
+
+    def dependence_array(self) -> np.ndarray:
+        """Kazakhstan's dependence shares on every state, shape (M, R, 6)."""
+        return np.stack(self.dependence)
 
     def votes(self) -> list[DecisionRecord]:
         """The UN votes cast in the run."""

@@ -52,7 +52,7 @@ def _metadata(meta: dict[str, Any]) -> dict[bytes, bytes]:
 
 
 def trajectories_table(run: Run, meta: dict[str, Any]) -> pa.Table:
-    """One row per replicate and month: Kazakhstan's alignment toward each state, and balance."""
+    """One row per replicate and month: Kazakhstan's alignment, dependence and balance."""
     alignment = run.alignment()  # (M, R, 6)
     n_months, n_rep, _ = alignment.shape
     by_replicate = alignment.transpose(1, 0, 2)  # (R, M, 6), replicate-major rows
@@ -63,6 +63,9 @@ def trajectories_table(run: Run, meta: dict[str, Any]) -> pa.Table:
     for code in PARTNERS:
         columns[f"alignment_{code}"] = by_replicate[:, :, INDEX[code]].ravel()
     columns["balance"] = balance(by_replicate[:, :, POLE_INDEX]).ravel()
+    dependence = run.dependence().transpose(1, 0, 2)
+    for code in PARTNERS:
+        columns[f"dependence_{code}"] = dependence[:, :, INDEX[code]].ravel()
     table = pa.table(columns)
     return table.replace_schema_metadata(_metadata(meta))
 
@@ -160,31 +163,28 @@ def yearly_alignment(run: Run) -> list[dict[str, Any]]:
 def kazakhstan_decisions(run: Run) -> list[dict[str, Any]]:
     """At each documented decision of Kazakhstan's: mean option probabilities and the record."""
     out = []
-    for position, record in enumerate(run.chunks[0].decisions):
-        decision = record.decision
+    for decision, month, posed, probabilities, _ in run.decisions():
         if KAZAKHSTAN not in decision.deciders or ">" in decision.key:
             continue
         d = decision.deciders.index(KAZAKHSTAN)
-        probs = np.concatenate([c.decisions[position].probabilities[:, d] for c in run.chunks])
-        posed = np.concatenate([c.decisions[position].posed for c in run.chunks])
         observed = decision.observed.get(KAZAKHSTAN)
-        mean = (
-            np.nanmean(probs[posed], axis=0)
-            if posed.any()
-            else np.full(len(decision.options), np.nan)
-        )
+        if posed.any():
+            mean = probabilities[posed, d].mean(axis=0)
+            mode = decision.options[int(np.argmax(mean))]
+        else:
+            mean, mode = np.full(len(decision.options), np.nan), None
         out.append(
             {
                 "episode": decision.episode,
                 "decision": decision.key,
-                "month": month_label(record.month),
+                "month": month_label(month),
                 "title": decision.title,
                 "posed_share": round(float(posed.mean()), 4),
                 "probabilities": {
                     o: round(float(p), 4) for o, p in zip(decision.options, mean, strict=True)
                 },
                 "observed": None if observed is None else decision.options[observed],
-                "model_mode": decision.options[int(np.nanargmax(mean))] if posed.any() else None,
+                "model_mode": mode,
             }
         )
     return out

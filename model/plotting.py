@@ -28,16 +28,15 @@ class Mark:
 def episode_marks(run: Run) -> list[Mark]:
     """The documented episodes Kazakhstan decided in the run, in date order."""
     seen: dict[str, Mark] = {}
-    for record in run.chunks[0].decisions:
-        decision = record.decision
+    for decision, month, _, _, _ in run.decisions():
         if ">" in decision.key or decision.episode in seen:
             continue
         if KAZAKHSTAN not in decision.deciders:
             continue
         observed = decision.observed.get(KAZAKHSTAN)
         seen[decision.episode] = Mark(
-            month_fraction(record.month),
-            month_label(record.month),
+            month_fraction(month),
+            month_label(month),
             decision.title,
             decision.kind == "un_vote",
             None if observed is None else decision.options[observed],

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import numpy as np
 
-from model.library import Library, load_library
+from model.library import Decision, Library, load_library
 from model.model import MultivectorModel
-from model.observation import Recorder
+from model.observation import DecisionRecord, Recorder
 from model.parameters import Parameters, load_parameters
 from model.scenario import Scenario
 
@@ -46,6 +46,52 @@ class Run:
     def alignment(self) -> np.ndarray:
         """Kazakhstan's alignment toward every state, shape (M, R, 6), all chunks."""
         return np.concatenate([c.alignment_array() for c in self.chunks], axis=1)
+
+    def dependence(self) -> np.ndarray:
+        """Kazakhstan's dependence shares on every state, shape (M, R, 6), all chunks."""
+        return np.concatenate([c.dependence_array() for c in self.chunks], axis=1)
+
+    def decisions(self) -> list[tuple[Decision, int, np.ndarray, np.ndarray, np.ndarray]]:
+        """Every decision posed in any chunk, with its records joined over all replicates.
+
+        A reaction is recorded only in the chunks where something triggered it, so records
+        are matched by decision key and month, not by position.
+
+        Returns:
+            ``(decision, month, posed (R,), probabilities (R, D, O), choices (R, D))`` in the
+            order first posed.
+        """
+        order: dict[tuple[str, int], Decision] = {}
+        found: dict[tuple[str, int], dict[int, DecisionRecord]] = {}
+        for position, recorder in enumerate(self.chunks):
+            for record in recorder.decisions:
+                key = (record.decision.key, record.month)
+                order.setdefault(key, record.decision)
+                found.setdefault(key, {})[position] = record
+        joined = []
+        for key, decision in order.items():
+            posed, probabilities, choices = [], [], []
+            shape = (len(decision.deciders), len(decision.options))
+            for position, ids in enumerate(self.replicate_ids):
+                record = found[key].get(position)
+                if record is None:  # not posed anywhere in this chunk
+                    posed.append(np.zeros(len(ids), dtype=bool))
+                    probabilities.append(np.full((len(ids), *shape), np.nan))
+                    choices.append(np.full((len(ids), shape[0]), -1))
+                else:
+                    posed.append(record.posed)
+                    probabilities.append(record.probabilities)
+                    choices.append(record.choices)
+            joined.append(
+                (
+                    decision,
+                    key[1],
+                    np.concatenate(posed),
+                    np.concatenate(probabilities),
+                    np.concatenate(choices),
+                )
+            )
+        return joined
 
 
 def run_scenario(

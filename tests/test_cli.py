@@ -3,6 +3,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pyarrow.parquet as pq
 import pytest
 
@@ -57,6 +58,11 @@ def test_history_run_writes_all_outputs_with_sane_values(history_outputs):
 
     trajectories = pq.read_table(out / "trajectories.parquet")
     assert trajectories.num_rows == 30 * 132
+    dependence = trajectories.select(
+        [f"dependence_{c}" for c in ("RUS", "USA", "CHN", "BLR", "UKR")]
+    ).to_pandas()
+    assert np.allclose(dependence.sum(axis=1), 1.0) and (dependence.to_numpy() >= 0).all()
+    assert (dependence["dependence_RUS"] > dependence["dependence_USA"]).all()
     meta = json.loads(trajectories.schema.metadata[b"multivector"])
     assert meta["seed"] == 7 and meta["parameters"]["sha256"] == summary["parameters"]["sha256"]
     choices = pq.read_table(out / "choices.parquet").to_pandas()
