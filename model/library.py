@@ -1,7 +1,7 @@
 """The episode library: documented episodes compiled into decisions the model can pose."""
 
 import hashlib
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
@@ -16,7 +16,9 @@ from model.schema import (
     ISSUE_TAGS,
     Episode,
     EpisodeFile,
+    Option,
     ReactionFile,
+    ReactionOption,
     ReactionTemplate,
     load,
 )
@@ -169,15 +171,26 @@ def vote_thread(episode: Episode) -> str:
     return f"{issue}|{camp}>{episode.target or 'none'}"
 
 
+def plain_agreement(n_options: int) -> np.ndarray:
+    """Agreement between two choices among distinct options: 1 if the same, -1 otherwise."""
+    return np.where(np.eye(n_options) > 0, 1.0, -1.0)
+
+
+def option_features(
+    options: Sequence[Option | ReactionOption],
+) -> tuple[tuple[str, ...], np.ndarray]:
+    """Option names and their features (direction, autonomy, prestige, material), shape (4, O)."""
+    names = tuple(o.name for o in options)
+    features = np.array([[o.direction, o.autonomy, o.prestige, o.material] for o in options]).T
+    return names, features
+
+
 def compile_episode(episode: Episode, stance: np.ndarray) -> list[Decision]:
     """Compile a non-vote episode into its decisions, in the order written."""
     month = parse_month(episode.date)
     decisions = []
     for spec in episode.decision:
-        names = tuple(o.name for o in spec.option)
-        features = np.array(
-            [[o.direction, o.autonomy, o.prestige, o.material] for o in spec.option]
-        ).T
+        names, features = option_features(spec.option)
         approval = np.zeros((N_ACTORS, len(names)))
         stake = np.zeros(N_ACTORS, dtype=bool)
         for k, option in enumerate(spec.option):
@@ -204,7 +217,7 @@ def compile_episode(episode: Episode, stance: np.ndarray) -> list[Decision]:
                 principle=_principle(episode.issues, features[0], stance),
                 approval=approval,
                 stake=stake,
-                agreement=np.where(np.eye(len(names)) > 0, 1.0, -1.0),
+                agreement=plain_agreement(len(names)),
                 effects=tuple(_effects(o.effects) for o in spec.option),
                 observed={INDEX[a]: names.index(v) for a, v in spec.observed.items()},
                 when=when,
@@ -245,10 +258,7 @@ def compile_reaction(
     month: int,
 ) -> Decision:
     """A follow-up decision: ``reactor`` answers ``target``'s choice in ``trigger``."""
-    names = tuple(o.name for o in template.option)
-    features = np.array(
-        [[o.direction, o.autonomy, o.prestige, o.material] for o in template.option]
-    ).T
+    names, features = option_features(template.option)
     approval = np.zeros((N_ACTORS, len(names)))
     approval[target] = [o.target_approval for o in template.option]
     stake = np.zeros(N_ACTORS, dtype=bool)
@@ -271,7 +281,7 @@ def compile_reaction(
         principle=_principle(template.issues, features[0], stance),
         approval=approval,
         stake=stake,
-        agreement=np.where(np.eye(len(names)) > 0, 1.0, -1.0),
+        agreement=plain_agreement(len(names)),
         effects=effects,
         observed={},
         when=None,

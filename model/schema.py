@@ -7,7 +7,7 @@ The formats are documented for users in ``docs/episodes.md``.
 import datetime as dt
 import tomllib
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
@@ -21,25 +21,6 @@ Unit = Annotated[float, Field(ge=-1.0, le=1.0)]
 Share = Annotated[float, Field(ge=0.0, le=1.0)]
 DateText = str | dt.date
 
-ISSUE_TAGS: tuple[str, ...] = (
-    "territorial_integrity",
-    "non_recognition",
-    "country_human_rights",
-    "punitive_measure",
-    "unilateral_sanctions",
-    "chemical_weapons",
-    "use_of_force",
-    "humanitarian",
-    "mediation",
-    "sovereignty",
-    "eurasian_integration",
-    "western_cooperation",
-    "china_cooperation",
-    "trade_liberalisation",
-    "route_diversification",
-    "regime_security",
-    "information_sovereignty",
-)
 IssueTag = Literal[
     "territorial_integrity",
     "non_recognition",
@@ -59,6 +40,9 @@ IssueTag = Literal[
     "regime_security",
     "information_sovereignty",
 ]
+ISSUE_TAGS: tuple[str, ...] = get_args(IssueTag)
+"""The issue tags in their fixed order (the stance array's last axis)."""
+
 EpisodeKind = Literal[
     "un_vote",
     "venue_proposal",
