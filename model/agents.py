@@ -38,13 +38,13 @@ class StateAgent(mesa.Agent):
 
     @property
     def weights(self) -> np.ndarray:
-        """This state's utility weights, in the order of ``model.parameters.TERMS``."""
-        return self.model.parameters.weights[self.index]
+        """This state's utility weights per replicate, shape (R, T) in the order of TERMS."""
+        return self.model.weights[:, self.index]
 
     @property
-    def precision(self) -> float:
-        """This state's choice precision."""
-        return float(self.model.parameters.precision[self.index])
+    def precision(self) -> np.ndarray:
+        """This state's choice precision per replicate, shape (R,)."""
+        return self.model.precision[:, self.index]
 
     @property
     def relation(self) -> np.ndarray:
@@ -66,7 +66,7 @@ class StateAgent(mesa.Agent):
             self.model.dependence_now(),
             world.consistent(decision, self.index),
         )
-        return terms @ self.weights
+        return np.einsum("rot,rt->ro", terms, self.weights)
 
     def coupling(self, decision: Decision) -> np.ndarray:
         """Weight on agreeing with each other player of a simultaneous decision, shape (R, P)."""

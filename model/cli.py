@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 if TYPE_CHECKING:
+    from model.parameters import Parameters
     from model.runner import Run
 
 app = typer.Typer(
@@ -103,6 +104,15 @@ def _print_summary(summary: dict[str, Any]) -> None:
             f"{fit['mean_probability_of_observed']:.2f}; log-loss {fit['log_loss']:.3f}; "
             f"modal choice matches {fit['modal_choice_matches']}/{fit['decisions']}"
         )
+    patterns = Table(title="Documented patterns (checks passed on this run)")
+    for column in ("pattern", "passed", "failed checks"):
+        patterns.add_column(column, overflow="fold")
+    for pattern in summary["patterns"]:
+        failed = [c["check"] for c in pattern["checks"] if c["passed"] is False]
+        patterns.add_row(
+            pattern["id"], f"{pattern['passed']}/{pattern['judged']}", "; ".join(failed) or "-"
+        )
+    console.print(patterns)
     votes = summary["un_votes"]
     pairs = [p for p in votes if p.startswith("KAZ-") and "s_score" in votes[p]]
     if pairs:
@@ -162,3 +172,189 @@ def run(
         typer.echo(
             f"wrote {folder}/: trajectories.parquet choices.parquet summary.json alignment.png"
         )
+
+
+def _parameters(path: Path | None) -> "Parameters":
+    from model.parameters import load_parameters
+
+    return load_parameters(path)
+
+
+@app.command()
+def calibrate(
+    out: Annotated[
+        Path | None,
+        typer.Option(help="Calibrated parameter file (default: the one runs use by default)."),
+    ] = None,
+    report: Annotated[Path, typer.Option(help="Folder for report.md and figures.")] = Path(
+        "results/calibration"
+    ),
+    workers: Annotated[int, typer.Option(min=1, max=64, help="Processes for the folds.")] = 2,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the figures as JSON.")] = False,
+) -> None:
+    """Fit the utility weights and precision to the documented choices, and validate them."""
+    import hashlib
+
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+    from model.calibration import calibrate as run_calibration
+    from model.calibration import calibrated_file_text, write_calibrated
+    from model.errors import InputError
+    from model.library import load_library
+    from model.parameters import CALIBRATED, DOCUMENTED_DEFAULTS, load_parameters
+    from model.report import calibration_summary, write_report
+
+    target = out or CALIBRATED
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn())
+    try:
+        prior = load_parameters(DOCUMENTED_DEFAULTS)
+        library = load_library()
+        with Progress(*columns, transient=True) as bar:
+            tasks: dict[str, Any] = {}
+
+            def advance(design: str, done: int, total: int) -> None:
+                if design not in tasks:
+                    tasks[design] = bar.add_task(f"leave one episode out: {design}", total=total)
+                bar.update(tasks[design], completed=done)
+
+            calibrated = run_calibration(prior, library, progress=advance, workers=workers)
+    except InputError as error:
+        fail(str(error))
+        return
+    text = calibrated_file_text(calibrated, prior, library)
+    try:
+        write_calibrated(text, target)
+    except OSError as error:
+        fail(f"{target}: cannot write: {error.strerror or error}")
+        return
+    summary = calibration_summary(calibrated, target, hashlib.sha256(text.encode()).hexdigest())
+    write_report(summary, calibrated, report)
+    if as_json:
+        sys.stdout.write(json.dumps(summary, indent=2) + "\n")
+        return
+    _print_calibration(summary)
+    typer.echo(f"wrote {target} and {report}/report.md")
+
+
+def _print_calibration(summary: dict[str, Any]) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    console = Console()
+    console.print(
+        f"Calibrated {summary['parameters']} parameters ({summary['design']}) on "
+        f"{summary['decisions']} documented choices in {summary['episodes']} episodes"
+    )
+    table = Table(title="Log-loss (accuracy): calibrated model against the baselines")
+    table.add_column("decider")
+    table.add_column("n", justify="right")
+    columns = ["in_sample", "leave_one_episode_out", *summary["baselines"]]
+    for column in columns:
+        table.add_column(column.replace("_", " "), justify="right")
+    blocks = [("all", summary), *summary["by_actor"].items()]
+    for name, block in blocks:
+        cells = [block["in_sample"], block["leave_one_episode_out"], *block["baselines"].values()]
+        table.add_row(
+            name,
+            str(block["decisions"]),
+            *(f"{c['log_loss']:.3f} ({c['accuracy']:.2f})" for c in cells),
+        )
+    console.print(table)
+    estimates = Table(title="Estimates (Laplace sd)")
+    for column in ("parameter", "estimate", "sd", "prior mean"):
+        estimates.add_column(column)
+    for name, e in summary["estimates"].items():
+        estimates.add_row(
+            name, f"{e['estimate']:+.3f}", f"{e['sd']:.3f}", f"{e['prior_mean']:+.3f}"
+        )
+    console.print(estimates)
+
+
+def _print_predictions(rows: list[dict[str, Any]], title: str) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=title)
+    for column in ("month", "decision", "decider", "probabilities", "observed"):
+        table.add_column(column, overflow="fold")
+    for row in rows:
+        interval = row.get("interval_90", {})
+        probs = "  ".join(
+            f"{o} {p:.2f}"
+            + (f" [{interval[o][0]:.2f}-{interval[o][1]:.2f}]" if o in interval else "")
+            for o, p in row["probabilities"].items()
+        )
+        observed = row.get("observed") or "-"
+        if row.get("observed"):
+            best = max(row["probabilities"], key=row["probabilities"].get)
+            observed += " ✓" if best == row["observed"] else " ✗"
+        table.add_row(row["month"], row["decision"], row["decider"], probs, observed)
+    Console().print(table)
+
+
+@app.command()
+def episodes(
+    parameters: Annotated[
+        Path | None, typer.Option(help="Parameter file (default: the calibrated one).")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Every documented decision: each decider's predicted probabilities beside the record."""
+    from model.errors import InputError
+    from model.library import load_library
+    from model.prediction import predictions, replay_record
+
+    try:
+        loaded = _parameters(parameters)
+        rows = [p.as_dict() for p in predictions(replay_record(loaded, load_library()))]
+    except InputError as error:
+        fail(str(error))
+        return
+    if as_json:
+        sys.stdout.write(
+            json.dumps(
+                {
+                    "parameters": {"file": loaded.path.name, "sha256": loaded.sha256},
+                    "decisions": rows,
+                },
+                indent=2,
+            )
+            + "\n"
+        )
+        return
+    _print_predictions(rows, f"Documented decisions, replayed with {loaded.path.name}")
+
+
+@app.command()
+def predict(
+    file: Annotated[Path, typer.Argument(help="Episodes in the library's format (TOML).")],
+    parameters: Annotated[
+        Path | None, typer.Option(help="Parameter file (default: the calibrated one).")
+    ] = None,
+    draws: Annotated[
+        int, typer.Option(min=0, max=10_000, help="Parameter draws for the 90% interval.")
+    ] = 200,
+    seed: Annotated[int, typer.Option(min=0, help="Seed of the parameter draws.")] = 0,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Predict each decider's option probabilities for episodes written in a file."""
+    from model.errors import InputError
+    from model.prediction import predict_file
+
+    try:
+        loaded = _parameters(parameters)
+        rows = [p.as_dict() for p in predict_file(file, loaded, draws=draws, seed=seed)]
+    except InputError as error:
+        fail(str(error))
+        return
+    if as_json:
+        payload = {
+            "file": str(file),
+            "parameters": {"file": loaded.path.name, "sha256": loaded.sha256},
+            "draws": draws if loaded.spec.calibration is not None else 0,
+            "seed": seed,
+            "decisions": rows,
+        }
+        sys.stdout.write(json.dumps(payload, indent=2) + "\n")
+        return
+    _print_predictions(rows, f"Predicted for {file} with {loaded.path.name} (90% interval)")

@@ -71,6 +71,12 @@ class MultivectorModel(mesa.Model):
         replicate_ids: Which replicate numbers this instance advances (``0..replicates-1`` if
             None); lets a sweep split a batch into chunks that give identical results.
         keep_relations: Record all relations every month (for the teaching app).
+        replay: Replay the documented record instead of simulating: documented choices are
+            imposed and undocumented ones act through their expected consequences, so each
+            documented choice is scored at the state the record itself produced (calibration).
+        parameter_sets: Per-replicate utility weights (R, 6, T) and precisions (R, 6), so one
+            run can evaluate many parameter sets (calibration, parameter uncertainty); the
+            parameter file's values in every replicate if None.
     """
 
     def __init__(
@@ -83,6 +89,8 @@ class MultivectorModel(mesa.Model):
         library: Library | None = None,
         replicate_ids: np.ndarray | None = None,
         keep_relations: bool = False,
+        replay: bool = False,
+        parameter_sets: tuple[np.ndarray, np.ndarray] | None = None,
     ) -> None:
         self.scenario_spec = scenario or default_scenario()
         self.seed = int(self.scenario_spec.seed if rng is None else rng)
@@ -95,6 +103,8 @@ class MultivectorModel(mesa.Model):
             Path(self.scenario_spec.parameters) if self.scenario_spec.parameters else None
         )
         self.library = library or load_library()
+        self.replay = replay
+        self.weights, self.precision = self._parameter_sets(parameter_sets)
         self.first_month = self.scenario_spec.first_month
         self.last_month = self.scenario_spec.last_month
         self.month = self.first_month
@@ -113,6 +123,21 @@ class MultivectorModel(mesa.Model):
         self.running = True
 
     # --- set-up ---------------------------------------------------------------------------
+
+    def _parameter_sets(
+        self, parameter_sets: tuple[np.ndarray, np.ndarray] | None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Utility weights (R, 6, T) and precisions (R, 6) for every replicate."""
+        shape = (self.replicates, *self.parameters.weights.shape)
+        if parameter_sets is None:
+            return (
+                np.broadcast_to(self.parameters.weights, shape),
+                np.broadcast_to(self.parameters.precision, shape[:2]),
+            )
+        weights, precision = (np.asarray(a, dtype=float) for a in parameter_sets)
+        if weights.shape != shape or precision.shape != shape[:2]:
+            raise ValueError(f"parameter sets must have shapes {shape} and {shape[:2]}")
+        return weights, precision
 
     def _schedule(self) -> dict[int, list[Plan]]:
         """Compile the documented episodes inside the run's span, by month."""
@@ -187,7 +212,7 @@ class MultivectorModel(mesa.Model):
 
     def enact(self, plan: Plan) -> None:
         """Apply an episode's exogenous effects, then pose its decisions in order."""
-        everywhere = np.ones(self.replicates, dtype=bool)
+        everywhere = np.ones(self.replicates)
         for effect in plan.effects:
             self.world.apply(effect, everywhere)
         for decision in plan.decisions:
@@ -209,9 +234,9 @@ class MultivectorModel(mesa.Model):
         """Choice probabilities of every player, shape (R, P, O), and equilibrium iterations."""
         players = [self.states[ACTORS[p]] for p in decision.players]
         base = np.stack([agent.utilities(decision) for agent in players], axis=1)
-        precision = np.array([agent.precision for agent in players])
+        precision = np.stack([agent.precision for agent in players], axis=1)
         if not decision.simultaneous:
-            return logit(base, precision[None, :]), 1
+            return logit(base, precision), 1
         coupling = np.stack([agent.coupling(decision) for agent in players], axis=1)
         choice = self.parameters.spec.choice
         try:
@@ -223,6 +248,7 @@ class MultivectorModel(mesa.Model):
                 damping=choice.equilibrium_damping,
                 tolerance=choice.equilibrium_tolerance,
                 max_iterations=choice.equilibrium_max_iterations,
+                strict=not self.replay,
             )
         except RuntimeError as error:  # the parameters make the vote game unstable
             raise InputError(
@@ -234,52 +260,86 @@ class MultivectorModel(mesa.Model):
         return solved.probabilities, solved.iterations
 
     def pose(self, decision: Decision, mask: np.ndarray) -> None:
-        """Put a decision to its players where ``mask`` holds, draw choices, apply consequences."""
+        """Put a decision to its players where ``mask`` holds, choose, apply consequences.
+
+        In a simulation every player draws its choice from its own random stream. In a replay
+        of the record, documented choices are imposed (the decision is posed whatever its
+        condition, since the record says it was), and a player whose choice is not documented
+        acts through the expected consequences of its choice probabilities; its most likely
+        option stands in for conditions that refer to it.
+        """
+        if self.replay and decision.observed:
+            mask = np.ones(self.replicates, dtype=bool)
         probabilities, iterations = self.probabilities(decision)
-        draw_key = f"{decision.key}@{self.month}"
-        chosen = np.empty((self.replicates, len(decision.players)), dtype=np.int64)
-        for p, player in enumerate(decision.players):
-            u = uniforms(self.seed, self.replicate_ids, draw_key, player)
-            chosen[:, p] = np.where(mask, draw(probabilities[:, p], u), -1)
-        self.consequences(decision, chosen, mask)
+        n_options = len(decision.options)
+        if self.replay:
+            chosen = probabilities.argmax(axis=-1)
+            weights = probabilities.copy()
+            for p, player in enumerate(decision.players):
+                if player in decision.observed:
+                    chosen[:, p] = decision.observed[player]
+                    weights[:, p] = np.eye(n_options)[decision.observed[player]]
+        else:
+            chosen = np.empty((self.replicates, len(decision.players)), dtype=np.int64)
+            draw_key = f"{decision.key}@{self.month}"
+            for p, player in enumerate(decision.players):
+                u = uniforms(self.seed, self.replicate_ids, draw_key, player)
+                chosen[:, p] = draw(probabilities[:, p], u)
+            weights = np.eye(n_options)[chosen]
+        chosen = np.where(mask[:, None], chosen, -1)
+        self.consequences(decision, weights * mask[:, None, None], chosen)
         rows = [decision.players.index(d) for d in decision.deciders]
         kept = np.where(mask[:, None, None], probabilities[:, rows], np.nan)
         record = DecisionRecord(decision, self.month, mask, kept, chosen[:, rows], iterations)
         self.recorder.decisions.append(record)
         self.choices[decision.key] = (decision.deciders, chosen[:, rows], decision.options)
 
-    def approval_of(self, decision: Decision, chosen: np.ndarray, decider: int) -> np.ndarray:
-        """Each actor's approval of a decider's realised choice, shape (R, 6).
+    def approval_of(self, decision: Decision, weights: np.ndarray, decider: int) -> np.ndarray:
+        """Each actor's approval of a decider's choice, shape (R, 6).
 
         Exogenous where the actor has a stake; for the other players of a simultaneous
-        decision, how far their own choice agrees with it; zero otherwise.
+        decision, how far their own choice agrees with it; zero otherwise. ``weights`` holds
+        each player's choice as a distribution over options, shape (R, P, O): one-hot for a
+        choice made, probabilities for an expected one, zero where not posed.
         """
-        p = decision.players.index(decider)
-        mine = np.maximum(chosen[:, p], 0)
+        mine = weights[:, decision.players.index(decider)]
         approval = np.zeros((self.replicates, N_ACTORS))
         for q, other in enumerate(decision.players):
             if other != decider and not decision.stake[other]:
-                approval[:, other] = decision.agreement[mine, np.maximum(chosen[:, q], 0)]
+                approval[:, other] = np.einsum(
+                    "ro,op,rp->r", mine, decision.agreement, weights[:, q]
+                )
         stakes = np.flatnonzero(decision.stake)
-        approval[:, stakes] = decision.approval[stakes][:, mine].T
+        approval[:, stakes] = mine @ decision.approval[stakes].T
         approval[:, decider] = 0.0
         return approval
 
-    def consequences(self, decision: Decision, chosen: np.ndarray, mask: np.ndarray) -> None:
-        """Relations respond to each decider's choice; effects apply; reactions are scheduled."""
+    def consequences(self, decision: Decision, weights: np.ndarray, chosen: np.ndarray) -> None:
+        """Relations respond to each decider's choice; effects apply; reactions are scheduled.
+
+        Args:
+            decision: The decision.
+            weights: Each player's choice as a distribution over options, (R, P, O); zero
+                rows where the decision was not posed.
+            chosen: Each player's choice (or most likely option), (R, P); -1 where not posed.
+        """
         dynamics = self.parameters.spec.dynamics
         for decider in decision.deciders:
             p = decision.players.index(decider)
-            approval = np.where(mask[:, None], self.approval_of(decision, chosen, decider), 0.0)
+            approval = self.approval_of(decision, weights, decider)
             for other in range(N_ACTORS):
                 if other != decider:
                     self.world.respond(other, decider, approval[:, other], dynamics.response)
                     self.world.respond(decider, other, approval[:, other], dynamics.self_signal)
             for k, effects in enumerate(decision.effects):
                 for effect in effects:
-                    self.world.apply(effect, mask & (chosen[:, p] == k))
-            self.world.remember(decision, decider, chosen[:, p])
-            self.schedule_reactions(decision, decider, approval, mask)
+                    self.world.apply(effect, weights[:, p, k])
+            if self.replay:  # in a replay, only documented choices are remembered
+                if decider in decision.observed:
+                    self.world.remember(decision, decider, chosen[:, p])
+            else:
+                self.world.remember(decision, decider, chosen[:, p])
+                self.schedule_reactions(decision, decider, approval, chosen[:, p] >= 0)
 
     def schedule_reactions(
         self, decision: Decision, decider: int, approval: np.ndarray, mask: np.ndarray

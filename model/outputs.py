@@ -20,6 +20,7 @@ from model.observation import (
     balance,
     vote_matrix,
 )
+from model.patterns import evaluate
 from model.runner import Run
 
 PARTNERS = [a for a in ACTORS if a != "KAZ"]
@@ -255,6 +256,7 @@ def summarise(run: Run, meta: dict[str, Any]) -> dict[str, Any]:
         "kazakhstan_decisions": decisions,
         "fit_to_record": fit_to_record(decisions),
         "un_votes": vote_scores(run),
+        "patterns": evaluate(run),
     }
 
 

@@ -13,7 +13,14 @@ from model.errors import InputError
 from model.schema import Strict, read_toml, validate
 
 DATA = Path(__file__).parent / "data"
-DEFAULT_PARAMETERS = DATA / "parameters" / "defaults.toml"
+DOCUMENTED_DEFAULTS = DATA / "parameters" / "defaults.toml"
+CALIBRATED = DATA / "parameters" / "calibrated.toml"
+
+
+def default_parameter_file() -> Path:
+    """The parameter file commands use by default: calibrated if it exists, else defaults."""
+    return CALIBRATED if CALIBRATED.is_file() else DOCUMENTED_DEFAULTS
+
 
 TERMS: tuple[str, ...] = (
     "partner",
@@ -65,7 +72,7 @@ class Choice(Strict):
     precision: Positive
     equilibrium_tolerance: Annotated[float, Field(gt=0.0, le=1e-3)] = 1e-12
     equilibrium_damping: Annotated[float, Field(gt=0.0, le=1.0)] = 0.5
-    equilibrium_max_iterations: Annotated[int, Field(ge=10, le=100_000)] = 2000
+    equilibrium_max_iterations: Annotated[int, Field(ge=10, le=1_000_000)] = 20000
 
 
 class Dependence(Strict):
@@ -102,6 +109,23 @@ class Dynamics(Strict):
     reaction_delay_months: Annotated[int, Field(ge=0, le=24)]
 
 
+class Calibration(Strict):
+    """How a calibrated parameter file was fitted, and the uncertainty of its estimates."""
+
+    method: str
+    design: str
+    library_sha256: str
+    prior_file: str
+    prior_sha256: str
+    free: list[str]
+    estimate: list[float]
+    covariance: list[list[float]]
+    decisions: int
+    episodes: int
+    log_likelihood: float
+    log_posterior: float
+
+
 class ParameterFile(Strict):
     """The whole parameter file."""
 
@@ -113,6 +137,7 @@ class ParameterFile(Strict):
     dependence: Dependence
     relation: Relation
     dynamics: Dynamics
+    calibration: Calibration | None = None
 
 
 @dataclass(frozen=True)
@@ -170,8 +195,8 @@ class Parameters:
 
 
 def load_parameters(path: Path | None = None) -> Parameters:
-    """Load and validate a parameter file (the documented defaults when ``path`` is None)."""
-    path = Path(path) if path is not None else DEFAULT_PARAMETERS
+    """Load and validate a parameter file (:func:`default_parameter_file` when None)."""
+    path = Path(path) if path is not None else default_parameter_file()
     data = read_toml(path)
     spec = validate(path, data, ParameterFile)
     try:

@@ -83,14 +83,23 @@ def coupling_row(
     """How much the decider values agreeing with each other player of a simultaneous decision.
 
     Players with an exogenous stake are left out: their approval is already in the terms.
+    Only the partner term couples the players: the public's mood answers the visible stakes of
+    a decision (its sponsors and target), not the other voters' simultaneous choices, and
+    leaving it out keeps the vote games close to having a single equilibrium.
+
+    Args:
+        decision: The decision posed.
+        actor: The decider's index.
+        weights: The decider's utility weights per replicate, shape (R, T).
+        relation: Relations, shape (R, 6, 6).
+        mood: Public mood, shape (R, 6, 6).
+        dependence: Dependence shares, shape (R, 6, 6).
 
     Returns:
         Shape (R, P) over ``decision.players``; zero for the decider itself.
 
     """
     players = list(decision.players)
-    value = weights[PARTNER] * dependence[:, actor, players] * relation[
-        :, actor, players
-    ] + weights[MOOD] * mood[:, actor, players] / (N_ACTORS - 1)
+    value = weights[:, PARTNER, None] * dependence[:, actor, players] * relation[:, actor, players]
     excluded = decision.stake[players] | (np.array(players) == actor)
     return np.where(excluded[None, :], 0.0, value)

@@ -73,11 +73,16 @@ class World:
             self.relation[:, observer, actor], rate * approval
         )
 
-    def apply(self, effect: Effect, where: np.ndarray) -> None:
-        """Apply a structural effect in the replicates where ``where`` is true."""
+    def apply(self, effect: Effect, weight: np.ndarray) -> None:
+        """Apply a structural effect, scaled per replicate by ``weight``.
+
+        The weight is 0 where the effect did not happen, 1 where it did, and a probability for
+        an expected choice.
+        """
         a, b = effect.actor, effect.toward
+        change = effect.delta * weight
         if effect.kind == "dependence":
-            self.dependence_shift[where, a, b] += effect.delta
+            self.dependence_shift[:, a, b] += change
             return
         target = self.mood if effect.kind == "mood" else self.relation
-        target[where, a, b] = np.clip(target[where, a, b] + effect.delta, -1.0, 1.0)
+        target[:, a, b] = np.clip(target[:, a, b] + change, -1.0, 1.0)

@@ -1,5 +1,4 @@
 import numpy as np
-import pytest
 
 from model.choice import draw, equilibrium_utilities, logit, solve_equilibrium
 
@@ -48,21 +47,20 @@ def _game(seed: int, reps: int = 50, players: int = 6, options: int = 3):
         -1, 1, size=(reps, players, players)
     )
     coupling[:, np.arange(players), np.arange(players)] = 0.0
-    precision = rng.uniform(1.0, 4.0, size=players)
+    precision = np.broadcast_to(rng.uniform(1.0, 4.0, size=players), (reps, players))
     return base, coupling, precision
 
 
 def test_equilibrium_is_a_fixed_point():
     base, coupling, precision = _game(5)
     solved = solve_equilibrium(base, coupling, precision)
-    response = logit(
-        equilibrium_utilities(base, coupling, solved.probabilities), precision[None, :]
-    )
+    response = logit(equilibrium_utilities(base, coupling, solved.probabilities), precision)
     assert np.abs(response - solved.probabilities).max() < 1e-10
     assert np.allclose(solved.probabilities.sum(axis=-1), 1.0)
 
 
 def test_equilibrium_is_unique_from_any_start():
+    # within the model's range of couplings the game is a contraction: one fixed point
     base, coupling, precision = _game(8)
     reference = solve_equilibrium(base, coupling, precision).probabilities
     rng = np.random.default_rng(9)
@@ -75,10 +73,36 @@ def test_equilibrium_is_unique_from_any_start():
 def test_equilibrium_without_coupling_is_plain_logit():
     base, coupling, precision = _game(2)
     solved = solve_equilibrium(base, np.zeros_like(coupling), precision)
-    assert np.allclose(solved.probabilities, logit(base, precision[None, :]), atol=1e-12)
+    assert np.allclose(solved.probabilities, logit(base, precision), atol=1e-12)
 
 
-def test_equilibrium_that_cannot_converge_raises():
+def test_root_finder_finishes_what_the_iteration_cannot():
     base, coupling, precision = _game(4)
-    with pytest.raises(RuntimeError):
-        solve_equilibrium(base, coupling, precision, max_iterations=10, tolerance=1e-15)
+    # ten iterations per stage are far too few: the root finder must finish every replicate
+    quick = solve_equilibrium(base, coupling, precision, max_iterations=10)
+    response = logit(equilibrium_utilities(base, coupling, quick.probabilities), precision)
+    assert np.abs(response - quick.probabilities).max() < 1e-10
+    patient = solve_equilibrium(base, coupling, precision)
+    assert np.abs(quick.probabilities - patient.probabilities).max() < 1e-9
+
+
+def test_equilibrium_follows_the_principal_branch():
+    # a coordination game with two strict equilibria at high precision: both players prefer
+    # to agree, and each slightly prefers option 0 on its own
+    base = np.array([[[0.1, 0.0], [0.1, 0.0]]])
+    coupling = np.array([[[0.0, 3.0], [3.0, 0.0]]])
+    precision = np.array([[4.0, 4.0]])
+    agreement = np.array([[1.0, -1.0], [-1.0, 1.0]])
+    solved = solve_equilibrium(base, coupling, precision, agreement=agreement)
+    # the branch traced from low precision keeps the option favoured on its own
+    assert (solved.probabilities[0, :, 0] > 0.99).all()
+    # started at the other equilibrium without tracing, the iteration stays there
+    other = solve_equilibrium(
+        base,
+        coupling,
+        precision,
+        agreement=agreement,
+        start=np.array([[[0.0, 1.0], [0.0, 1.0]]]),
+        stages=(1.0,),
+    )
+    assert (other.probabilities[0, :, 1] > 0.99).all()

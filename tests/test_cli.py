@@ -91,12 +91,9 @@ def test_bad_scenario_is_one_line_and_exit_2(tmp_path):
         assert "Traceback" not in done.stderr
         assert not out.exists()
     defaults = ROOT / "model" / "data" / "parameters" / "defaults.toml"
-    unstable = (
-        defaults.read_text()
-        .replace("equilibrium_max_iterations = 2000", "equilibrium_max_iterations = 10")
-        .replace("equilibrium_tolerance = 1e-12", "equilibrium_tolerance = 1e-15")
+    (tmp_path / "negative.toml").write_text(
+        defaults.read_text().replace("precision = 3.0", "precision = -1.0")
     )
-    (tmp_path / "unstable.toml").write_text(unstable)
     with_parameters = HISTORY.read_text().replace("seed = 7", 'seed = 7\nparameters = "{}"')
     more = {
         "exclude.toml": (
@@ -104,7 +101,7 @@ def test_bad_scenario_is_one_line_and_exit_2(tmp_path):
             "record.exclude[0]",
         ),
         "absent-parameters.toml": (with_parameters.format("absent.toml"), "parameters"),
-        "unstable-scenario.toml": (with_parameters.format("unstable.toml"), "unstable.toml"),
+        "negative-precision.toml": (with_parameters.format("negative.toml"), "choice.precision"),
     }
     for name, (text, field) in more.items():
         path = tmp_path / name

@@ -101,6 +101,6 @@ def test_a_choice_a_partner_opposes_cools_that_partner(history):
     )
     before = model.world.relation[:, rus, kaz].copy()
     chosen = np.zeros((200, len(vote.players)), dtype=np.int64)  # everyone votes yes
-    model.consequences(vote, chosen, np.ones(200, dtype=bool))
+    model.consequences(vote, np.eye(3)[chosen], chosen)
     assert (model.world.relation[:, rus, kaz] < before).all()
     assert ACTORS[rus] == "RUS"

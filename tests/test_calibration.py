@@ -1,0 +1,139 @@
+"""Calibration: the fit recovers known weights; validation and baselines are honest."""
+
+from dataclasses import replace
+
+import numpy as np
+import pytest
+
+from model.actors import ACTORS, INDEX
+from model.calibration import (
+    BASELINES,
+    Free,
+    Observation,
+    Replay,
+    fit,
+    information,
+    laplace_covariance,
+    most_frequent,
+    parameter_sets,
+    validate,
+    with_russia,
+)
+from model.library import VOTE_OPTIONS, load_library
+from model.model import MultivectorModel
+from model.parameters import DOCUMENTED_DEFAULTS, load_parameters
+
+TRUE = {"precision": np.log(2.5), "stake": 2.2, "autonomy": 1.6, "principle": 1.3}
+
+
+@pytest.fixture(scope="module")
+def prior():
+    return load_parameters(DOCUMENTED_DEFAULTS)
+
+
+def _free(prior):
+    shared = prior.spec.weights.model_dump()
+    free = [Free("precision", None, None, float(np.log(prior.spec.choice.precision)), 1.0)]
+    return free + [Free(t, None, t, shared[t], 2.0) for t in ("stake", "autonomy", "principle")]
+
+
+def synthetic_library(prior, free, truth, seed):
+    """The library with every decider's choice replaced by a draw from the model at ``truth``.
+
+    Generic reactions are left out so the simulated path is the one the replay rebuilds.
+    """
+    library = replace(load_library(), reactions=())
+    from model.calibration import history_scenario
+
+    model = MultivectorModel(
+        history_scenario(),
+        replicates=1,
+        rng=seed,
+        parameters=prior,
+        library=library,
+        parameter_sets=parameter_sets(free, truth[None], prior),
+    ).run()
+    chosen = {}
+    for record in model.recorder.decisions:
+        if record.posed[0]:
+            names = record.decision.options
+            chosen[record.decision.key] = {
+                code: names[record.choices[0, row]]
+                for row, code in enumerate(record.decision.deciders)
+            }
+    episodes = {}
+    for episode in library.episodes.values():
+        if episode.kind == "un_vote":
+            votes = {ACTORS[i]: v for i, v in chosen.get(f"{episode.id}/vote", {}).items()}
+            episodes[episode.id] = episode.model_copy(update={"observed": votes})
+        else:
+            decisions = []
+            for d in episode.decision:
+                made = chosen.get(f"{episode.id}/{d.name}", {})
+                observed = {ACTORS[i]: v for i, v in made.items()}
+                decisions.append(d.model_copy(update={"observed": observed}))
+            episodes[episode.id] = episode.model_copy(update={"decision": decisions})
+    return replace(library, episodes=episodes)
+
+
+def test_fit_recovers_known_weights(prior):
+    free = _free(prior)
+    truth = np.array([TRUE[f.name] for f in free])
+    estimates = []
+    for seed in (1, 2):
+        library = synthetic_library(prior, free, truth, seed)
+        replay = Replay(free, prior, library)
+        assert len(replay.observations) > 150
+        result = fit(replay)
+        sd = np.sqrt(np.diag(laplace_covariance(information(replay, result.estimate))))
+        # every true value inside the 99.7% Laplace interval
+        assert (np.abs(result.estimate - truth) < 3 * sd).all(), (result.estimate, truth, sd)
+        # the fit is at least as likely as the truth
+        at_truth = replay.log_likelihoods(truth[None])[0].sum()
+        assert result.log_likelihood >= at_truth - 1e-6
+        estimates.append(result.estimate)
+    # averaged over two histories, closer to the truth than the prior means are
+    prior_means = np.array([f.prior_mean for f in free])
+    mean = np.mean(estimates, axis=0)
+    assert np.abs(mean - truth).sum() < np.abs(prior_means - truth).sum()
+
+
+def _obs(actor, choice, russia=None, options=VOTE_OPTIONS, episode="e"):
+    return Observation(0, 0, choice, episode, episode + "/vote", actor, options, True, russia)
+
+
+def test_most_frequent_baseline_is_add_one_smoothed():
+    training = [_obs("KAZ", 2), _obs("KAZ", 2), _obs("KAZ", 1), _obs("RUS", 0)]
+    p = most_frequent(_obs("KAZ", 0), training)
+    assert np.allclose(p, np.array([1, 2, 3]) / 6)
+
+
+def test_vote_with_russia_baseline():
+    training = [_obs("KAZ", 1, russia=1), _obs("KAZ", 2, russia=1), _obs("KAZ", 1, russia=1)]
+    p = with_russia(_obs("KAZ", 0, russia=1), training)
+    assert np.isclose(p[1], 3 / 5) and np.isclose(p.sum(), 1)
+    assert np.isclose(p[0], p[2])
+    # no Russian vote recorded: falls back to the most frequent choice
+    fallback = with_russia(_obs("KAZ", 0), training)
+    assert np.allclose(fallback, most_frequent(_obs("KAZ", 0), training))
+
+
+def test_leave_one_episode_out_scores_every_choice_once(prior):
+    free = [Free("precision", None, None, float(np.log(prior.spec.choice.precision)), 1.0)]
+    replay = Replay(free, prior, load_library())
+    full = fit(replay)
+    validation = validate(replay, full)
+    summary = validation.summary(len(free))
+    obs = replay.observations
+    assert summary["decisions"] == len(obs) and summary["parameters"] == 1
+    assert summary["episodes"] == len({o.episode for o in obs})
+    expected_uniform = float(np.mean([np.log(len(o.options)) for o in obs]))
+    assert np.isclose(summary["baselines"]["uniform"]["log_loss"], expected_uniform, atol=1e-4)
+    assert set(summary["baselines"]) == set(BASELINES)
+    assert summary["by_actor"]["KAZ"]["decisions"] == sum(o.actor == "KAZ" for o in obs)
+    # held-out probabilities come from refits without the episode: they differ from in-sample
+    pairs = zip(validation.in_sample, validation.held_out, strict=True)
+    assert any(not np.allclose(a, b) for a, b in pairs)
+    for block in (summary["in_sample"], summary["leave_one_episode_out"]):
+        assert 0 < block["log_loss"] < 5 and 0 <= block["accuracy"] <= 1
+    assert INDEX["KAZ"] == 0
