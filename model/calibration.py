@@ -51,10 +51,15 @@ class Free:
 
     @property
     def bounds(self) -> tuple[float, float]:
-        """Plausible range searched by the optimiser (keeps the vote games well behaved)."""
+        """Range searched by the optimiser.
+
+        Every utility term is defined so that more of it is better for the decider, so a
+        shared weight is non-negative (a negative material weight would make a costly
+        punishment attractive); the ranges also keep the vote games well behaved.
+        """
         if self.term is None:  # log precision or its offset
             return (np.log(0.3), np.log(15.0)) if self.actor is None else (-1.0, 1.0)
-        return (-6.0, 6.0) if self.actor is None else (-4.0, 4.0)
+        return (0.0, 6.0) if self.actor is None else (-4.0, 4.0)
 
 
 SHARED_TERMS = ("stake", "principle", "autonomy", "prestige", "material", "mood", "consistency")
@@ -412,9 +417,12 @@ def validate(
     estimates = {}
     results: dict[str, tuple[np.ndarray, list]] = {}
     if workers > 1:
+        import multiprocessing
         from concurrent.futures import ProcessPoolExecutor, as_completed
 
-        with ProcessPoolExecutor(max_workers=workers) as pool:
+        # spawn: forking a process that has started threads (BLAS, the progress bar) can deadlock
+        context = multiprocessing.get_context("spawn")
+        with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
             futures = {
                 pool.submit(_refit_fold, replay, tests[e], full.estimate): e for e in episodes
             }
@@ -541,7 +549,6 @@ def calibrated_file_text(calibrated: Calibrated, prior: Parameters, library: Lib
 
     data = prior.spec.model_dump(exclude_none=True)
     weights, precision = parameter_sets(calibrated.free, calibrated.fit.estimate[None], prior)
-    kaz = INDEX["KAZ"]
     data["description"] = (
         f"Calibrated to {calibrated.validation.summary(0)['decisions']} documented choices "
         f"({calibrated.design} design) by maximum a posteriori with a weak prior"
@@ -550,17 +557,20 @@ def calibrated_file_text(calibrated: Calibrated, prior: Parameters, library: Lib
         "multivector calibrate: L-BFGS-B on the replayed record, Laplace covariance; "
         f"prior and fixed values from {prior.path.name} (sha256 {prior.sha256})"
     )
-    data["choice"]["precision"] = float(precision[0, 0])
+    # the shared values are those of an actor without offsets
+    shared = next(INDEX[a] for a in ACTORS if all(f.actor != a for f in calibrated.free))
+    data["choice"]["precision"] = float(precision[0, shared])
     for term in TERMS:
-        data["weights"][term] = float(weights[0, 0, TERMS.index(term)])
+        data["weights"][term] = float(weights[0, shared, TERMS.index(term)])
     data["actor"] = {}
-    if any(f.actor == "KAZ" for f in calibrated.free):
-        data["actor"]["KAZ"] = {
-            term: float(weights[0, kaz, TERMS.index(term)])
+    for code in sorted({f.actor for f in calibrated.free if f.actor is not None}):
+        row = INDEX[code]
+        data["actor"][code] = {
+            term: float(weights[0, row, TERMS.index(term)])
             for term in TERMS
-            if weights[0, kaz, TERMS.index(term)] != weights[0, 0, TERMS.index(term)]
+            if weights[0, row, TERMS.index(term)] != weights[0, shared, TERMS.index(term)]
         }
-        data["actor"]["KAZ"]["precision"] = float(precision[0, kaz])
+        data["actor"][code]["precision"] = float(precision[0, row])
     data["calibration"] = {
         "method": "MAP (L-BFGS-B) with Gaussian prior; Laplace approximation with BHHH information",
         "design": calibrated.design,

@@ -266,7 +266,9 @@ class MultivectorModel(mesa.Model):
         of the record, documented choices are imposed (the decision is posed whatever its
         condition, since the record says it was), and a player whose choice is not documented
         acts through the expected consequences of its choice probabilities; its most likely
-        option stands in for conditions that refer to it.
+        option stands in for conditions that refer to it. Generic reactions to documented
+        choices are posed in a replay too (with expected consequences, as nobody documents
+        them), so the calibration sees the same mechanisms a simulation does.
         """
         if self.replay and decision.observed:
             mask = np.ones(self.replicates, dtype=bool)
@@ -334,12 +336,10 @@ class MultivectorModel(mesa.Model):
             for k, effects in enumerate(decision.effects):
                 for effect in effects:
                     self.world.apply(effect, weights[:, p, k])
-            if self.replay:  # in a replay, only documented choices are remembered
-                if decider in decision.observed:
-                    self.world.remember(decision, decider, chosen[:, p])
-            else:
-                self.world.remember(decision, decider, chosen[:, p])
-                self.schedule_reactions(decision, decider, approval, chosen[:, p] >= 0)
+            if self.replay and decider not in decision.observed:
+                continue  # an expected choice is not remembered and provokes no answer
+            self.world.remember(decision, decider, chosen[:, p])
+            self.schedule_reactions(decision, decider, approval, chosen[:, p] >= 0)
 
     def schedule_reactions(
         self, decision: Decision, decider: int, approval: np.ndarray, mask: np.ndarray

@@ -84,7 +84,9 @@ def plot_choice_probabilities(calibrated: Calibrated, path: Path) -> Path:
         for a, c in ACTOR_COLOURS.items()
         if any(o.actor == a for o in obs)
     ]
-    ax.legend(handles=handles, loc="lower right", fontsize=8, framealpha=0.9)
+    ax.legend(
+        handles=handles, loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8, title="decider"
+    )
     ax.grid(axis="x", alpha=0.3)
     return _fig(plt, path, fig)
 

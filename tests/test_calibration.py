@@ -83,7 +83,7 @@ def test_fit_recovers_known_weights(prior):
     for seed in (1, 2):
         library = synthetic_library(prior, free, truth, seed)
         replay = Replay(free, prior, library)
-        assert len(replay.observations) > 150
+        assert len(replay.observations) > 100
         result = fit(replay)
         sd = np.sqrt(np.diag(laplace_covariance(information(replay, result.estimate))))
         # every true value inside the 99.7% Laplace interval
@@ -118,11 +118,17 @@ def test_vote_with_russia_baseline():
     assert np.allclose(fallback, most_frequent(_obs("KAZ", 0), training))
 
 
-def test_leave_one_episode_out_scores_every_choice_once(prior):
+@pytest.fixture(scope="module")
+def precision_only(prior):
+    """A one-parameter design, cross-validated: small enough to run in the test suite."""
     free = [Free("precision", None, None, float(np.log(prior.spec.choice.precision)), 1.0)]
     replay = Replay(free, prior, load_library())
     full = fit(replay)
-    validation = validate(replay, full)
+    return free, replay, full, validate(replay, full, workers=2)
+
+
+def test_leave_one_episode_out_scores_every_choice_once(precision_only):
+    free, replay, _, validation = precision_only
     summary = validation.summary(len(free))
     obs = replay.observations
     assert summary["decisions"] == len(obs) and summary["parameters"] == 1
@@ -137,3 +143,42 @@ def test_leave_one_episode_out_scores_every_choice_once(prior):
     for block in (summary["in_sample"], summary["leave_one_episode_out"]):
         assert 0 < block["log_loss"] < 5 and 0 <= block["accuracy"] <= 1
     assert INDEX["KAZ"] == 0
+
+
+def test_folds_do_not_depend_on_the_worker_count(precision_only):
+    _, replay, full, validation = precision_only
+    serial = validate(replay, full, workers=1)
+    for a, b in zip(serial.held_out, validation.held_out, strict=True):
+        assert np.array_equal(a, b)
+
+
+def test_report_has_its_tables_and_figures(precision_only, prior, tmp_path):
+    from model.calibration import Calibrated
+    from model.report import calibration_summary, write_report
+
+    free, replay, full, validation = precision_only
+    covariance = laplace_covariance(information(replay, full.estimate))
+    calibrated = Calibrated(
+        "shared",
+        free,
+        full,
+        covariance,
+        validation,
+        replay,
+        {
+            "shared": {
+                "parameters": 1,
+                "in_sample": validation.summary(1)["in_sample"],
+                "leave_one_episode_out": validation.summary(1)["leave_one_episode_out"],
+            }
+        },
+    )
+    summary = calibration_summary(calibrated, tmp_path / "calibrated.toml", "0" * 64)
+    written = write_report(summary, calibrated, tmp_path)
+    text = (tmp_path / "report.md").read_text()
+    for heading in ("## All decisions", "## By decider", "## Estimates", "## Reliability"):
+        assert heading in text
+    assert f"{summary['leave_one_episode_out']['log_loss']:.3f}" in text
+    for path in written[1:]:
+        assert path.read_bytes()[:4] == b"\x89PNG" and path.stat().st_size > 20_000
+    assert summary["estimates"]["precision"]["sd"] > 0

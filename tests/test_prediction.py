@@ -63,6 +63,20 @@ def test_the_calibrated_file_is_what_runs_use_by_default(parameters):
     assert json.loads(done.stdout)["parameters"]["sha256"] == parameters.sha256
 
 
+def test_the_calibrated_file_holds_its_own_estimate(parameters):
+    from model.calibration import design, parameter_sets, point_parameters
+
+    prior = load_parameters(DOCUMENTED_DEFAULTS)
+    calibration = parameters.spec.calibration
+    free = design(calibration.design, prior)
+    weights, precision = parameter_sets(free, np.array([calibration.estimate]), prior)
+    file_weights, file_precision = point_parameters(parameters)
+    assert np.allclose(weights, file_weights, atol=1e-12)
+    assert np.allclose(precision, file_precision, atol=1e-12)
+    covariance = np.array(calibration.covariance)
+    assert np.allclose(covariance, covariance.T) and (np.linalg.eigvalsh(covariance) > 0).all()
+
+
 def test_predict_gives_the_probabilities_episodes_shows(parameters, tmp_path):
     library = load_library()
     issues = json.dumps(library.episodes["unga-68-262-crimea"].issues)
