@@ -10,7 +10,7 @@ from model.calendar import month_fraction, month_label
 from model.runner import Run
 
 POLE_COLOURS = {"RUS": "#c0392b", "CHN": "#d68910", "USA": "#2e64b5"}
-STRIP_LEVELS = 7
+STRIP_LEVELS = 10
 MIN_GAP_YEARS = 0.2
 
 
@@ -76,7 +76,7 @@ def fan_chart(run: Run, path: Path) -> Path:
     x = np.array([month_fraction(m) for m in run.months])
     marks = episode_marks(run)
     fig = plt.figure(figsize=(16, 9))
-    grid = fig.add_gridspec(2, 2, width_ratios=[2.35, 1], height_ratios=[3.6, 1.4], hspace=0.08)
+    grid = fig.add_gridspec(2, 2, width_ratios=[2.35, 1], height_ratios=[3.3, 1.7], hspace=0.08)
     ax = fig.add_subplot(grid[0, 0])
     strip = fig.add_subplot(grid[1, 0], sharex=ax)
     key = fig.add_subplot(grid[:, 1])
