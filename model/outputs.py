@@ -12,7 +12,6 @@ import pyarrow.parquet as pq
 from model import __version__
 from model.actors import ACTORS, INDEX, KAZAKHSTAN, POLES
 from model.calendar import month_label, month_year, parse_month
-from model.library import VOTE_OPTIONS
 from model.observation import (
     POLE_INDEX,
     VOTE_POSITION,
@@ -282,6 +281,3 @@ def write_outputs(run: Run, out: Path, scenario_file: Path | None = None) -> dic
     for name in [*staged, "summary.json"]:
         (out / f".{name}.partial").replace(out / name)
     return summary
-
-
-__all__ = ["VOTE_OPTIONS", "write_outputs", "summarise", "provenance"]

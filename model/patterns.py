@@ -9,7 +9,7 @@ from typing import Annotated, Any, Literal
 import numpy as np
 from pydantic import Field
 
-from model.actors import INDEX, POLES, ActorCode
+from model.actors import INDEX, ActorCode
 from model.calendar import parse_month
 from model.observation import POLE_INDEX, balance
 from model.parameters import DATA
@@ -158,6 +158,3 @@ def evaluate(run: Run) -> list[dict[str, Any]]:
             }
         )
     return out
-
-
-__all__ = ["POLES", "evaluate", "load_patterns"]

@@ -5,7 +5,7 @@ from typing import Any
 
 import numpy as np
 
-from model.actors import ACTOR_NAMES, ACTORS
+from model.actors import ACTOR_NAMES
 from model.calibration import Calibrated, standard_errors
 
 ACTOR_COLOURS = {
@@ -315,6 +315,3 @@ def write_report(summary: dict, calibrated: Calibrated, folder: Path) -> list[Pa
         plot_reliability(calibrated, folder / "reliability.png"),
         plot_weights(calibrated, folder / "weights.png"),
     ]
-
-
-__all__ = ["ACTORS", "calibration_summary", "write_report"]

@@ -11,7 +11,7 @@ from typing import Annotated, Any, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from model.actors import ACTORS, ActorCode
+from model.actors import ActorCode
 from model.calendar import parse_month
 from model.errors import InputError
 
@@ -415,6 +415,3 @@ def validate[M: BaseModel](path: Path, data: dict[str, Any], schema: type[M]) ->
 def load[M: BaseModel](path: Path, schema: type[M]) -> M:
     """Read and validate a TOML file in one step."""
     return validate(path, read_toml(path), schema)
-
-
-__all__ = ["ACTORS", "ISSUE_TAGS", "load", "validate", "read_toml", "field_path"]

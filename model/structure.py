@@ -13,7 +13,7 @@ from typing import get_args
 
 import numpy as np
 
-from model.actors import ACTORS, INDEX, N_ACTORS
+from model.actors import INDEX, N_ACTORS
 from model.calendar import parse_month
 from model.parameters import DATA, Parameters
 from model.schema import (
@@ -207,6 +207,3 @@ def build_structure(first: int, last: int, data: StructuralData | None = None) -
             kin[pair] = row.share
 
     return Structure(months, trade_share, transit, ties, great_power, kin, stance, tags)
-
-
-__all__ = ["ACTORS", "Structure", "build_structure", "load_structure"]
