@@ -22,7 +22,7 @@ from scipy.optimize import minimize
 from model.actors import ACTORS, INDEX
 from model.library import Library, load_library
 from model.model import MultivectorModel
-from model.parameters import TERMS, Parameters, load_parameters
+from model.parameters import DOCUMENTED_DEFAULTS, TERMS, Parameters, load_parameters
 from model.scenario import Scenario
 
 STEP = 1e-5
@@ -153,6 +153,35 @@ def history_scenario(last_month: int | None = None) -> Scenario:
     )
 
 
+def replay_record(
+    parameters: Parameters,
+    library: Library,
+    parameter_sets: tuple[np.ndarray, np.ndarray] | None = None,
+    last_month: int | None = None,
+    scenario: Scenario | None = None,
+) -> MultivectorModel:
+    """Replay the documented record (documented choices imposed) and return the finished model.
+
+    Args:
+        parameters: Fixed parameters (dynamics, structure) and, without ``parameter_sets``,
+            the weights of a batch of one.
+        library: The episode library to replay.
+        parameter_sets: Per-replicate weights and precisions, one replicate per vector.
+        last_month: Extend the replay to this month (for episodes after 2024).
+        scenario: The span to replay (the record, extended to ``last_month``, if None).
+    """
+    sets = parameter_sets or point_parameters(parameters)
+    model = MultivectorModel(
+        scenario or history_scenario(last_month),
+        replicates=len(sets[0]),
+        parameters=parameters,
+        library=library,
+        replay=True,
+        parameter_sets=sets,
+    )
+    return model.run()
+
+
 @dataclass
 class Replay:
     """Batched replays of the documented record for parameter vectors of one design."""
@@ -171,15 +200,8 @@ class Replay:
     def run(self, points: np.ndarray) -> MultivectorModel:
         """Replay the record once with one parameter vector per replicate."""
         self.evaluations += len(points)
-        model = MultivectorModel(
-            self.scenario,
-            replicates=len(points),
-            parameters=self.prior,
-            library=self.library,
-            replay=True,
-            parameter_sets=parameter_sets(self.free, points, self.prior),
-        )
-        return model.run()
+        sets = parameter_sets(self.free, points, self.prior)
+        return replay_record(self.prior, self.library, sets, scenario=self.scenario)
 
     def probabilities(self, points: np.ndarray) -> list[np.ndarray]:
         """Each documented choice's option probabilities at each point: (K, O) per observation."""
@@ -475,8 +497,6 @@ def calibrate(
         progress: Called with (design, folds done, folds).
         workers: Processes for the cross-validation folds.
     """
-    from model.parameters import DOCUMENTED_DEFAULTS
-
     prior = prior or load_parameters(DOCUMENTED_DEFAULTS)
     library = library or load_library()
     best: Calibrated | None = None
@@ -527,8 +547,6 @@ def draw_parameters(parameters: Parameters, count: int, seed: int) -> tuple[np.n
     calibration = parameters.spec.calibration
     if calibration is None:
         raise ValueError(f"{parameters.path} holds no calibration to draw from")
-    from model.parameters import DOCUMENTED_DEFAULTS
-
     prior = load_parameters(DOCUMENTED_DEFAULTS)
     free = design(calibration.design, prior)
     rng = np.random.default_rng(seed)

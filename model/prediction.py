@@ -13,7 +13,7 @@ import numpy as np
 
 from model.actors import ACTORS
 from model.calendar import month_label, parse_month
-from model.calibration import draw_parameters, history_scenario, point_parameters
+from model.calibration import draw_parameters, point_parameters, replay_record
 from model.errors import InputError
 from model.library import Library, date_key, load_library
 from model.model import MultivectorModel
@@ -22,25 +22,6 @@ from model.schema import Episode, EpisodeFile, read_toml, validate
 
 FIRST_MONTH = 2014 * 12
 INTERVAL = (0.05, 0.95)
-
-
-def replay_record(
-    parameters: Parameters,
-    library: Library,
-    parameter_sets: tuple[np.ndarray, np.ndarray] | None = None,
-    last_month: int | None = None,
-) -> MultivectorModel:
-    """Replay the documented record (documented choices imposed) and return the model."""
-    sets = parameter_sets or point_parameters(parameters)
-    model = MultivectorModel(
-        history_scenario(last_month),
-        replicates=len(sets[0]),
-        parameters=parameters,
-        library=library,
-        replay=True,
-        parameter_sets=sets,
-    )
-    return model.run()
 
 
 @dataclass(frozen=True)

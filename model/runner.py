@@ -2,6 +2,7 @@
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 
 import numpy as np
@@ -45,11 +46,11 @@ class Run:
 
     def alignment(self) -> np.ndarray:
         """Kazakhstan's alignment toward every state, shape (M, R, 6), all chunks."""
-        return np.concatenate([c.alignment_array() for c in self.chunks], axis=1)
+        return self._alignment
 
     def dependence(self) -> np.ndarray:
         """Kazakhstan's dependence shares on every state, shape (M, R, 6), all chunks."""
-        return np.concatenate([c.dependence_array() for c in self.chunks], axis=1)
+        return self._dependence
 
     def decisions(self) -> list[tuple[Decision, int, np.ndarray, np.ndarray, np.ndarray]]:
         """Every decision posed in any chunk, with its records joined over all replicates.
@@ -61,6 +62,19 @@ class Run:
             ``(decision, month, posed (R,), probabilities (R, D, O), choices (R, D))`` in the
             order first posed.
         """
+        return self._decisions
+
+    # joined once and kept: summaries, patterns and figures all read them
+    @cached_property
+    def _alignment(self) -> np.ndarray:
+        return np.concatenate([c.alignment_array() for c in self.chunks], axis=1)
+
+    @cached_property
+    def _dependence(self) -> np.ndarray:
+        return np.concatenate([c.dependence_array() for c in self.chunks], axis=1)
+
+    @cached_property
+    def _decisions(self) -> list[tuple[Decision, int, np.ndarray, np.ndarray, np.ndarray]]:
         order: dict[tuple[str, int], Decision] = {}
         found: dict[tuple[str, int], dict[int, DecisionRecord]] = {}
         for position, recorder in enumerate(self.chunks):
