@@ -27,7 +27,10 @@ def parse_month(value: str | dt.date) -> int:
     if not 1 <= month <= 12:
         raise ValueError(f"'{value}' has month {month}, not 1-12")
     if day is not None:
-        dt.date(year, month, int(day))  # raises ValueError on 2022-02-30 and the like
+        try:
+            dt.date(year, month, int(day))
+        except ValueError:
+            raise ValueError(f"'{value}' is not a real date") from None
     return month_index(year, month)
 
 

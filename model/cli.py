@@ -23,6 +23,13 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 
+ReplicatesOption = Annotated[
+    int | None, typer.Option(min=1, max=1_000_000, help="Replicates (default: scenario's).")
+]
+SeedOption = Annotated[
+    int | None, typer.Option(min=0, max=2**63 - 1, help="Seed (default: scenario's).")
+]
+
 LONG_RUN = 20_000
 """Replicate-months above which a progress bar is shown."""
 
@@ -134,12 +141,8 @@ def _print_summary(summary: dict[str, Any]) -> None:
 @app.command()
 def run(
     scenario: Annotated[Path, typer.Argument(help="Scenario file (TOML).")],
-    replicates: Annotated[
-        int | None, typer.Option(min=1, max=1_000_000, help="Replicates (default: scenario's).")
-    ] = None,
-    seed: Annotated[
-        int | None, typer.Option(min=0, max=2**63 - 1, help="Seed (default: scenario's).")
-    ] = None,
+    replicates: ReplicatesOption = None,
+    seed: SeedOption = None,
     out: Annotated[
         Path | None, typer.Option(help="Output folder (default: results/<scenario name>/).")
     ] = None,
@@ -358,3 +361,112 @@ def predict(
         sys.stdout.write(json.dumps(payload, indent=2) + "\n")
         return
     _print_predictions(rows, f"Predicted for {file} with {loaded.path.name} (90% interval)")
+
+
+def _print_drift(summary: dict[str, Any]) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    console = Console()
+    scenario, baseline = summary["scenario"], summary["baseline"]
+    console.print(
+        f"[bold]{scenario['name']}[/bold] against [bold]{baseline['name']}[/bold]: "
+        f"{scenario['question']}\nseed {summary['seed']}, {summary['replicates']} paired "
+        f"replicates, multivector {summary['package_version']}; events: "
+        + ("; ".join(f"{e['month']} {e['label']}" for e in summary["events"]) or "none")
+    )
+    years = Table(title="Drift of Kazakhstan's alignment (scenario − baseline): median [90%]")
+    years.add_column("year")
+    for pole in ("RUS", "CHN", "USA"):
+        years.add_column(f"toward {pole}", justify="right")
+    for row in summary["drift_by_year"]:
+        years.add_row(
+            str(row["year"]),
+            *(
+                f"{row[p]['median']:+.3f} [{row[p]['p05']:+.2f},{row[p]['p95']:+.2f}]"
+                for p in ("RUS", "CHN", "USA")
+            ),
+        )
+    console.print(years)
+    moved = Table(title="Decisions whose choice probabilities moved most (baseline → scenario)")
+    for column in ("month", "decision", "decider", "probabilities", "moved"):
+        moved.add_column(column, overflow="fold")
+    for row in summary["moved_decisions"]:
+        for decider in row["deciders"]:
+            before, after = decider["baseline"], decider["scenario"]
+            if before is None or after is None:
+                continue
+            probs = "  ".join(f"{o} {before[o]:.2f}→{after[o]:.2f}" for o in after)
+            moved.add_row(
+                row["month"], row["decision"], decider["decider"], probs, f"{row['movement']:.2f}"
+            )
+    console.print(moved)
+    own = Table(title="The scenario's own decisions: option probabilities (mean where posed)")
+    own.add_column("from")
+    for column in ("decision", "decider", "probabilities", "posed"):
+        own.add_column(column, overflow="fold")
+    for row in summary["scenario_decisions"]:
+        for decider in row["deciders"]:
+            if decider["scenario"] is not None:
+                probs = "  ".join(f"{o} {p:.2f}" for o, p in decider["scenario"].items())
+                share = f"{row['posed_share']['scenario']:.0%}"
+                own.add_row(row["first_month"], row["decision"], decider["decider"], probs, share)
+    if summary["scenario_decisions"]:
+        console.print(own)
+
+
+@app.command()
+def compare(
+    baseline: Annotated[Path, typer.Argument(help="Baseline scenario file (TOML).")],
+    scenarios: Annotated[list[Path], typer.Argument(help="Scenario files to compare with it.")],
+    replicates: ReplicatesOption = None,
+    seed: SeedOption = None,
+    out: Annotated[Path, typer.Option(help="Output folder; one subfolder per scenario.")] = Path(
+        "results/compare"
+    ),
+    as_json: Annotated[bool, typer.Option("--json", help="Print drift.json to stdout.")] = False,
+) -> None:
+    """Paired runs of scenarios against a baseline: the drift of Kazakhstan's alignment.
+
+    Each scenario and the baseline run on the same seed and replicates over the scenario's
+    months (common random numbers); writes drift.json and drift.png per scenario.
+    """
+    from model.compare import compare as paired
+    from model.compare import write_comparison
+    from model.errors import InputError
+    from model.scenario import load_scenario
+
+    try:
+        base = load_scenario(baseline)
+        loaded = [(path, load_scenario(path)) for path in scenarios]
+    except InputError as error:
+        fail(str(error))
+        return
+    if out.exists() and not out.is_dir():
+        fail(f"{out}: is not a folder")
+    summaries = []
+    for path, scenario in loaded:
+        try:
+            comparison = paired(
+                base,
+                scenario,
+                baseline_file=baseline,
+                scenario_file=path,
+                replicates=replicates,
+                seed=seed,
+            )
+            folder = out / scenario.name
+            summary = write_comparison(comparison, folder)
+        except InputError as error:
+            fail(str(error))
+            return
+        except OSError as error:
+            fail(f"{out}: cannot write results: {error.strerror or error}")
+            return
+        summaries.append(summary)
+        if not as_json:
+            _print_drift(summary)
+            typer.echo(f"wrote {folder}/: drift.json drift.png")
+    if as_json:
+        payload = summaries[0] if len(summaries) == 1 else summaries
+        sys.stdout.write(json.dumps(payload, indent=2) + "\n")

@@ -7,12 +7,13 @@ run is a batch of one.
 """
 
 from collections import defaultdict
+from dataclasses import dataclass
 from pathlib import Path
 
 import mesa
 import numpy as np
 
-from model.actors import ACTORS, N_ACTORS
+from model.actors import ACTORS, INDEX, N_ACTORS
 from model.agents import StateAgent
 from model.choice import draw, logit, solve_equilibrium
 from model.errors import InputError
@@ -25,10 +26,11 @@ from model.library import (
     load_library,
 )
 from model.observation import DecisionRecord, Recorder
-from model.parameters import Parameters, load_parameters
-from model.scenario import Scenario, default_scenario
+from model.parameters import Parameters
+from model.scenario import RECORD_START, Scenario, default_scenario, scenario_parameters
+from model.shocks import ShockBase, compile_shock, window
 from model.streams import uniforms
-from model.structure import build_structure
+from model.structure import build_structure, load_structure, without_ties
 from model.world import World
 
 
@@ -56,6 +58,43 @@ def order_plans(plans: list[Plan]) -> list[Plan]:
             ordered.extend(pending)
             break
     return ordered
+
+
+@dataclass(frozen=True)
+class ScheduledShock:
+    """A scenario shock compiled to plans, with when and how often it can occur.
+
+    Attributes:
+        shock: The shock as written.
+        first: First month it can occur.
+        last: Last month it can occur (the same as ``first`` unless it has a hazard).
+        onset: What happens when it occurs.
+        during: Effects applied in every month it lasts.
+        ending: What happens when it ends.
+    """
+
+    shock: ShockBase
+    first: int
+    last: int
+    onset: Plan
+    during: Plan | None
+    ending: Plan | None
+
+    def occurs(self, month: int, seed: int, replicate_ids: np.ndarray) -> np.ndarray | None:
+        """Replicates where the shock occurs this month (before any already-fired check).
+
+        Scheduled: all replicates at its date. With a probability: a share of them at its
+        date. With a hazard: a share of them in every month of its window. The draw comes
+        from each replicate's own stream under a key of the shock's own, so adding a shock
+        leaves every other random number of the run unchanged (common random numbers).
+        """
+        if not self.first <= month <= self.last:
+            return None
+        chance = self.shock.probability or self.shock.hazard
+        if chance is None:
+            return np.ones(len(replicate_ids), dtype=bool)
+        u = uniforms(seed, replicate_ids, f"shock:{self.shock.name}@{month}", 0)
+        return u < chance
 
 
 class MultivectorModel(mesa.Model):
@@ -99,25 +138,31 @@ class MultivectorModel(mesa.Model):
             count = self.scenario_spec.replicates if replicates is None else replicates
             replicate_ids = np.arange(count)
         self.replicate_ids = np.asarray(replicate_ids, dtype=np.int64)
-        self.parameters = parameters or load_parameters(
-            Path(self.scenario_spec.parameters) if self.scenario_spec.parameters else None
-        )
-        self.library = library or load_library()
+        self.parameters = parameters or scenario_parameters(self.scenario_spec)
+        self.library = library or load_library(tuple(Path(f) for f in self.scenario_spec.episodes))
         self.replay = replay
         self.weights, self.precision = self._parameter_sets(parameter_sets)
         self.first_month = self.scenario_spec.first_month
         self.last_month = self.scenario_spec.last_month
         self.month = self.first_month
 
-        self.structure = build_structure(self.first_month, self.last_month)
+        dropped = [tie.key() for tie in self.scenario_spec.record.drop_ties]
+        self.structure = build_structure(
+            self.first_month,
+            self.last_month,
+            without_ties(load_structure(), dropped) if dropped else None,
+        )
         self.dependence = self.structure.dependence(self.parameters)
         self.baseline = self.structure.baseline_relation(self.parameters)
         self.plans = self._schedule()
+        self.shocks = self._schedule_shocks()
         self.reactions_due: dict[int, list[tuple[Decision, np.ndarray]]] = defaultdict(list)
+        self.plans_due: dict[int, list[tuple[Plan, np.ndarray]]] = defaultdict(list)
+        self.fired = {s.shock.name: np.zeros(self.replicates, dtype=bool) for s in self.shocks}
         self.documented_reactions = self._documented_reactions()
 
         self.states = {code: StateAgent(self, code) for code in ACTORS}
-        self.world = World.start(self.baseline[0], len(self.replicate_ids))
+        self.world = self._starting_world(parameter_sets)
         self.recorder = Recorder(keep_relations=keep_relations)
         self.choices: dict[str, tuple[tuple[int, ...], np.ndarray, tuple[str, ...]]] = {}
         self.running = True
@@ -153,10 +198,52 @@ class MultivectorModel(mesa.Model):
             plans[plan_month].append(compile_plan(episode, stance, members))
         return {month: order_plans(found) for month, found in plans.items()}
 
+    def _schedule_shocks(self) -> list[ScheduledShock]:
+        """Compile the scenario's shocks into plans."""
+        stance = self.structure.stance
+        scheduled = []
+        for shock in self.scenario_spec.shock:
+            compiled = compile_shock(shock)
+            first, last = window(shock, self.last_month)
+            members = self.structure.members(("unsc_permanent", "unsc_elected"), first)
+            members = sorted({*members, *(INDEX[code] for code in compiled.seats)})
+            plans = [
+                compile_plan(episode, stance, members) if episode is not None else None
+                for episode in (compiled.onset, compiled.during, compiled.ending)
+            ]
+            scheduled.append(ScheduledShock(shock, first, last, *plans))
+        return scheduled
+
+    def _starting_world(self, parameter_sets: tuple[np.ndarray, np.ndarray] | None) -> World:
+        """The structural relations of the first month, or the state the record produced.
+
+        With ``start_from = "record"`` the documented record from 2014 up to the month before
+        the start is replayed (documented choices imposed, as in calibration) and the run
+        starts from the relations, moods, dependence shifts and choice threads it left.
+        """
+        if self.scenario_spec.start_from == "structural":
+            return World.start(self.baseline[0], self.replicates)
+        warm_up = replace_span(self.scenario_spec, RECORD_START, self.first_month - 1)
+        replay = MultivectorModel(
+            warm_up,
+            replicates=1 if parameter_sets is None else None,
+            replicate_ids=None if parameter_sets is None else self.replicate_ids,
+            rng=self.seed,
+            parameters=self.parameters,
+            library=self.library,
+            replay=True,
+            parameter_sets=parameter_sets,
+        ).run()
+        return replay.world.broadcast(self.replicates)
+
     def _documented_reactions(self) -> set[tuple[str, int, int]]:
-        """(decision key, target, reactor) triples whose reaction the library documents."""
+        """(decision key, target, reactor) triples whose reaction the library documents.
+
+        A shock's own follow-ups count as documented: they replace the generic answer.
+        """
         found = set()
-        for plans in self.plans.values():
+        shock_plans = [p for s in self.shocks for p in (s.onset, s.ending) if p is not None]
+        for plans in [*self.plans.values(), shock_plans]:
             for plan in plans:
                 for decision in plan.decisions:
                     if decision.when is not None:
@@ -196,6 +283,9 @@ class MultivectorModel(mesa.Model):
             self.agents.do("relax")
         for plan in self.plans.get(self.month, []):
             self.enact(plan)
+        self.shocks_occur()
+        for plan, mask in self.plans_due.pop(self.month, []):
+            self.enact(plan, mask)
         for decision, mask in self.reactions_due.pop(self.month, []):
             self.pose(decision, mask)
         self.recorder.observe(self.month, self.world.relation, self.dependence_now())
@@ -210,13 +300,37 @@ class MultivectorModel(mesa.Model):
 
     # --- episodes -------------------------------------------------------------------------
 
-    def enact(self, plan: Plan) -> None:
-        """Apply an episode's exogenous effects, then pose its decisions in order."""
-        everywhere = np.ones(self.replicates)
+    def enact(self, plan: Plan, where: np.ndarray | None = None) -> None:
+        """Apply an episode's exogenous effects, then pose its decisions in order.
+
+        Args:
+            plan: The episode.
+            where: Replicates where it happens (all if None).
+        """
+        where = np.ones(self.replicates, dtype=bool) if where is None else where
         for effect in plan.effects:
-            self.world.apply(effect, everywhere)
+            self.world.apply(effect, where.astype(float))
         for decision in plan.decisions:
-            self.pose(decision, self.condition(decision))
+            self.pose(decision, self.condition(decision) & where)
+
+    def shocks_occur(self) -> None:
+        """Set off the shocks that occur this month and schedule their continuation and end."""
+        for scheduled in self.shocks:
+            occurs = scheduled.occurs(self.month, self.seed, self.replicate_ids)
+            if occurs is None:
+                continue
+            fired = self.fired[scheduled.shock.name]
+            occurs &= ~fired
+            fired |= occurs
+            if not occurs.any():
+                continue
+            self.enact(scheduled.onset, occurs)
+            duration = scheduled.shock.duration_months or 0
+            if scheduled.during is not None:
+                for later in range(1, duration):
+                    self.plans_due[self.month + later].append((scheduled.during, occurs))
+            if scheduled.ending is not None:
+                self.plans_due[self.month + duration].append((scheduled.ending, occurs))
 
     def condition(self, decision: Decision) -> np.ndarray:
         """Replicates where the decision's ``when`` holds (all if it has none)."""
@@ -294,7 +408,18 @@ class MultivectorModel(mesa.Model):
         kept = np.where(mask[:, None, None], probabilities[:, rows], np.nan)
         record = DecisionRecord(decision, self.month, mask, kept, chosen[:, rows], iterations)
         self.recorder.decisions.append(record)
-        self.choices[decision.key] = (decision.deciders, chosen[:, rows], decision.options)
+        self.remember_choices(decision, chosen[:, rows])
+
+    def remember_choices(self, decision: Decision, chosen: np.ndarray) -> None:
+        """Keep the latest choice of each decider on a decision, for later conditions.
+
+        A decision posed again (a shock with a hazard fires in other replicates later) keeps
+        the earlier choices where it was not posed this time.
+        """
+        if decision.key in self.choices:
+            earlier = self.choices[decision.key][1]
+            chosen = np.where(chosen >= 0, chosen, earlier)
+        self.choices[decision.key] = (decision.deciders, chosen, decision.options)
 
     def approval_of(self, decision: Decision, weights: np.ndarray, decider: int) -> np.ndarray:
         """Each actor's approval of a decider's choice, shape (R, 6).
@@ -371,3 +496,18 @@ class MultivectorModel(mesa.Model):
                         month=self.month + delay,
                     )
                     self.reactions_due[self.month + delay].append((reaction, triggered))
+
+
+def replace_span(scenario: Scenario, start: str, last_month: int) -> Scenario:
+    """The scenario's record and parameters over another span, without shocks (a warm-up)."""
+    from model.calendar import month_label
+
+    return scenario.model_copy(
+        update={
+            "start": start,
+            "end": month_label(last_month),
+            "start_from": "structural",
+            "shock": [],
+            "record": scenario.record.model_copy(update={"until": None}),
+        }
+    )

@@ -21,6 +21,7 @@ from model.observation import (
 )
 from model.patterns import evaluate
 from model.runner import Run
+from model.shocks import TEMPLATES, describe
 
 PARTNERS = [a for a in ACTORS if a != "KAZ"]
 QUANTILES = (0.05, 0.5, 0.95)
@@ -28,7 +29,16 @@ QUANTILES = (0.05, 0.5, 0.95)
 
 def provenance(run: Run, scenario_file: Path | None = None) -> dict[str, Any]:
     """What produced a result: scenario, seed, replicates, versions and hashes."""
-    scenario: dict[str, Any] = {"name": run.scenario.name, "question": run.scenario.question}
+    spec = run.scenario
+    scenario: dict[str, Any] = {
+        "name": spec.name,
+        "question": spec.question,
+        "start_from": spec.start_from,
+        "overrides": dict(spec.overrides),
+        "excluded_episodes": list(spec.record.exclude),
+        "extra_episode_files": [Path(f).name for f in spec.episodes],
+        "shocks": [describe(shock) for shock in spec.shock],
+    }
     if scenario_file is not None:
         scenario["file"] = str(scenario_file)
         scenario["sha256"] = hashlib.sha256(Path(scenario_file).read_bytes()).hexdigest()
@@ -43,6 +53,7 @@ def provenance(run: Run, scenario_file: Path | None = None) -> dict[str, Any]:
             "description": run.parameters.spec.description,
         },
         "library_sha256": run.library.sha256,
+        "shock_templates_sha256": hashlib.sha256(TEMPLATES.read_bytes()).hexdigest(),
         "span": {"start": month_label(run.months[0]), "end": month_label(run.months[-1])},
     }
 

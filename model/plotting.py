@@ -1,13 +1,17 @@
-"""Figures: the fan chart of Kazakhstan's alignment toward the three poles."""
+"""Figures: fan charts of Kazakhstan's alignment toward the three poles, and of its drift."""
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from model.actors import ACTOR_NAMES, INDEX, KAZAKHSTAN, POLES
 from model.calendar import month_fraction, month_label
 from model.runner import Run
+
+if TYPE_CHECKING:
+    from model.compare import Comparison
 
 POLE_COLOURS = {"RUS": "#c0392b", "CHN": "#d68910", "USA": "#2e64b5"}
 STRIP_LEVELS = 10
@@ -146,5 +150,107 @@ def fan_chart(run: Run, path: Path) -> Path:
     )
     fig.subplots_adjust(left=0.06, right=0.99, top=0.92, bottom=0.07, wspace=0.04)
     fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return path
+
+
+def drift_chart(comparison: "Comparison", path: Path) -> Path:
+    """Draw the paired drift of Kazakhstan's alignment toward each pole as a fan chart.
+
+    One panel per pole: the median of the per-replicate drift (scenario minus baseline) with
+    50% and 90% bands; each shock's date (and a hazard's window) is marked.
+    """
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.patches
+    import matplotlib.pyplot as plt
+    import matplotlib.ticker
+
+    from model.compare import event_years
+
+    drift = comparison.drift()  # (M, R, 3)
+    x = np.array([month_fraction(m) for m in comparison.months])
+    events = event_years(comparison)
+    bands = np.quantile(drift, [0.05, 0.95], axis=1)  # (2, M, 3)
+    limit = max(0.05, min(2.0, 1.15 * float(np.abs(bands).max())))
+    # the runs are identical replicate by replicate before the first event: show two years of it
+    first_event = min((start for start, _, _ in events), default=x[0])
+    left = max(x[0], first_event - 2.0)
+    fig, axes = plt.subplots(len(POLES), 1, figsize=(13, 9.5), sharex=True)
+    for ax, (p, pole) in zip(axes, enumerate(POLES), strict=True):
+        series = drift[:, :, p]
+        q05, q25, q50, q75, q95 = np.quantile(series, [0.05, 0.25, 0.5, 0.75, 0.95], axis=1)
+        colour = POLE_COLOURS[pole]
+        ax.fill_between(x, q05, q95, color=colour, alpha=0.15, linewidth=0, label="90% interval")
+        ax.fill_between(x, q25, q75, color=colour, alpha=0.35, linewidth=0, label="50% interval")
+        ax.plot(x, q50, color=colour, linewidth=2.2, label="median")
+        ax.axhline(0, color="0.3", linewidth=0.8)
+        for start, end, _ in events:
+            if end is not None:
+                ax.axvspan(start, end, color="0.5", alpha=0.08, linewidth=0)
+            ax.axvline(start, color="0.15", linestyle="--", linewidth=1.0)
+        ax.set_ylim(-limit, limit)
+        ax.set_ylabel(f"toward {ACTOR_NAMES[pole]}\n(alignment units)")
+        ax.grid(axis="y", alpha=0.3)
+    # numbers above the top panel, stacked where events fall close together
+    previous, level = -np.inf, 0
+    for number, (start, _, _) in enumerate(events, start=1):
+        level = level + 1 if start - previous < 0.25 else 0
+        previous = start
+        axes[0].annotate(
+            str(number),
+            (start, 1.0),
+            xycoords=("data", "axes fraction"),
+            xytext=(0, 2 + 10 * level),
+            textcoords="offset points",
+            ha="center",
+            fontsize=8.5,
+            fontweight="bold",
+        )
+    handles, labels = axes[0].get_legend_handles_labels()
+    handles.append(plt.Line2D([], [], color="0.15", linestyle="--", linewidth=1.0))
+    labels.append("change (numbered, listed below)")
+    if any(end is not None for _, end, _ in events):
+        handles.append(matplotlib.patches.Patch(color="0.5", alpha=0.15))
+        labels.append("window of a monthly hazard")
+    fig.legend(
+        handles, labels, loc="upper right", fontsize=9, ncol=2, framealpha=0.9, borderaxespad=1.2
+    )
+    axes[-1].set_xlabel("Year")
+    axes[-1].set_xlim(left - 0.1, x[-1] + 0.1)
+    axes[-1].xaxis.set_major_locator(matplotlib.ticker.MultipleLocator(1.0))
+    axes[-1].xaxis.set_minor_locator(matplotlib.ticker.MultipleLocator(0.25))
+    axes[-1].xaxis.set_major_formatter(matplotlib.ticker.FormatStrFormatter("%d"))
+    scenario, baseline = comparison.scenario, comparison.baseline
+    fig.suptitle(
+        f"Drift of Kazakhstan's alignment: {scenario.scenario.name} minus "
+        f"{baseline.scenario.name}\n"
+        f"{scenario.replicates} paired replicates (common random numbers), seed {scenario.seed}\n"
+        "drift = scenario − baseline alignment; alignment is the relation on a −1..+1 scale"
+        + (
+            "\nbefore the window shown the two runs are identical (drift exactly 0)"
+            if left > x[0]
+            else ""
+        ),
+        fontsize=11,
+        x=0.06,
+        ha="left",
+    )
+    lines = [f"{n}: {_shorten(label, 95)}" for n, (_, _, label) in enumerate(events, 1)]
+    lines = lines or ["No shocks"]
+    rows = (len(lines) + 1) // 2 if len(lines) > 4 else len(lines)
+    fig.text(0.06, 0.012, _shorten(scenario.scenario.question, 150), fontsize=9, style="italic")
+    for column in range(0, len(lines), rows):
+        fig.text(
+            0.06 + 0.47 * (column // rows),
+            0.04,
+            "\n".join(lines[column : column + rows]),
+            fontsize=8.5 if len(lines) > 4 else 9,
+            va="bottom",
+        )
+    bottom = 0.1 + 0.019 * rows
+    fig.subplots_adjust(left=0.09, right=0.98, top=0.86, bottom=bottom, hspace=0.08)
+    fig.savefig(path, dpi=110, format="png")
     plt.close(fig)
     return path

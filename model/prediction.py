@@ -15,7 +15,7 @@ from model.actors import ACTORS
 from model.calendar import month_label, parse_month
 from model.calibration import draw_parameters, point_parameters, replay_record
 from model.errors import InputError
-from model.library import Library, date_key, load_library
+from model.library import Library, check_references, date_key, load_library
 from model.model import MultivectorModel
 from model.parameters import Parameters
 from model.schema import Episode, EpisodeFile, read_toml, validate
@@ -164,6 +164,7 @@ def with_queries(library: Library, queries: list[Episode], path: Path) -> Librar
     episodes.update({q.id: q for q in queries})
     ordered = sorted(episodes.values(), key=lambda e: date_key(e.date))
     sources = {**library.sources, **{q.id: path for q in queries}}
+    check_references({e.id: (e, sources[e.id]) for e in ordered})
     return replace(
         library,
         episodes={e.id: e for e in ordered},

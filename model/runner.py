@@ -10,8 +10,8 @@ import numpy as np
 from model.library import Decision, Library, load_library
 from model.model import MultivectorModel
 from model.observation import DecisionRecord, Recorder
-from model.parameters import Parameters, load_parameters
-from model.scenario import Scenario
+from model.parameters import Parameters
+from model.scenario import Scenario, scenario_parameters
 
 CHUNK = 2000
 """Replicates advanced by one model instance: large enough to vectorise, small enough to stream."""
@@ -131,9 +131,9 @@ def run_scenario(
     """
     replicates = scenario.replicates if replicates is None else replicates
     seed = scenario.seed if seed is None else seed
-    library = library or load_library()
+    library = library or load_library(tuple(Path(f) for f in scenario.episodes))
     if parameters is None:
-        parameters = load_parameters(Path(scenario.parameters) if scenario.parameters else None)
+        parameters = scenario_parameters(scenario)
     chunks, ids = [], []
     for first in range(0, replicates, chunk):
         replicate_ids = np.arange(first, min(first + chunk, replicates))

@@ -66,13 +66,27 @@ EpisodeKind = Literal[
 Certainty = Literal["checked", "unverified"]
 
 
+class FieldProblem(ValueError):
+    """A model-level check that can name the field at fault (reported as part of the path).
+
+    Args:
+        field: The field, relative to the model that raises it.
+        problem: What is wrong.
+    """
+
+    def __init__(self, field: str, problem: str) -> None:
+        self.field = field
+        super().__init__(problem)
+
+
 class Strict(BaseModel):
     """Base for every file format: unknown fields are errors."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
-def _check_date(value: DateText) -> DateText:
+def check_date(value: DateText) -> DateText:
+    """Validator: the value must be a real calendar month or day (kept as written)."""
     parse_month(value)
     return value
 
@@ -92,14 +106,19 @@ class Effect(Strict):
         return self
 
 
-class Option(Strict):
-    """One option of a decision and what it means to each actor."""
+class OptionFeatures(Strict):
+    """What an option means to its decider: the features of the utility function."""
 
     name: OptionName
     direction: Unit = 0.0
     autonomy: Share = 0.0
     prestige: Share = 0.0
     material: Unit = 0.0
+
+
+class Option(OptionFeatures):
+    """One option of a decision and what it means to each actor."""
+
     approval: dict[ActorCode, Unit] = {}
     effects: list[Effect] = []
 
@@ -160,7 +179,7 @@ class Episode(Strict):
     # everything else
     decision: list[Decision] = []
 
-    _date = field_validator("date")(_check_date)
+    _date = field_validator("date")(check_date)
 
     @model_validator(mode="after")
     def _shape(self) -> "Episode":
@@ -204,14 +223,9 @@ class ReactionEffect(Strict):
         return self
 
 
-class ReactionOption(Strict):
+class ReactionOption(OptionFeatures):
     """An option of a reaction; approvals and effects are relative to the target."""
 
-    name: OptionName
-    direction: Unit = 0.0
-    autonomy: Share = 0.0
-    prestige: Share = 0.0
-    material: Unit = 0.0
     target_approval: Unit = 0.0
     effects: list[ReactionEffect] = []
 
@@ -308,12 +322,12 @@ class Tie(Sourced):
     start: DateText
     end: DateText | None = None
 
-    _start = field_validator("start")(_check_date)
+    _start = field_validator("start")(check_date)
 
     @field_validator("end")
     @classmethod
     def _end(cls, value: DateText | None) -> DateText | None:
-        return None if value is None else _check_date(value)
+        return None if value is None else check_date(value)
 
 
 class TiesFile(Strict):
@@ -392,6 +406,8 @@ def field_path(location: tuple[int | str, ...], data: Any) -> str:
         else:
             if key.startswith(("function-after", "function-before", "literal", "union")):
                 continue
+            if isinstance(node, dict) and node.get("kind") == key:
+                continue  # the tag pydantic adds for a discriminated union (a shock's kind)
             parts.append(("." if parts else "") + key)
             node = node.get(key) if isinstance(node, dict) else None
     return "".join(parts)
@@ -403,9 +419,19 @@ def validate[M: BaseModel](path: Path, data: dict[str, Any], schema: type[M]) ->
         return schema.model_validate(data)
     except ValidationError as error:
         first = error.errors()[0]
-        where = field_path(tuple(first["loc"]), data) or "(top level)"
+        where = field_path(tuple(first["loc"]), data)
         message = first["msg"]
-        if first["type"] == "extra_forbidden":
+        cause = first.get("ctx", {}).get("error")
+        if isinstance(cause, FieldProblem):
+            where = f"{where}.{cause.field}" if where else cause.field
+            message = str(cause)
+        where = where or "(top level)"
+        message = message.removeprefix("Value error, ")
+        if first["type"] == "union_tag_invalid":
+            ctx = first["ctx"]
+            where = f"{where}.{ctx['discriminator'].strip(chr(39))}"
+            message = f"unknown kind '{ctx['tag']}'; expected one of {ctx['expected_tags']}"
+        elif first["type"] == "extra_forbidden":
             message = "unknown field"
         elif first["type"] == "missing":
             message = "missing required field"

@@ -6,7 +6,7 @@ into the two quantities the dynamics use: each actor's dependence on each partne
 baseline (structural) relation that relations relax toward.
 """
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import cache
 from pathlib import Path
 from typing import get_args
@@ -42,6 +42,18 @@ class StructuralData:
     ties: TiesFile
     population: PopulationFile
     norms: NormsFile
+
+
+def without_ties(
+    data: StructuralData, dropped: list[tuple[str, tuple[str, ...], int]]
+) -> StructuralData:
+    """The structural data without some ties, each named by (kind, actors, start month)."""
+    kept = [
+        tie
+        for tie in data.ties.tie
+        if (tie.kind, tuple(tie.actors), parse_month(tie.start)) not in set(dropped)
+    ]
+    return replace(data, ties=data.ties.model_copy(update={"tie": kept}))
 
 
 @cache

@@ -41,6 +41,22 @@ class World:
         relation = np.repeat(baseline[None], replicates, axis=0)
         return cls(relation, relation.copy(), np.zeros_like(relation))
 
+    def broadcast(self, replicates: int) -> "World":
+        """A copy with as many replicates (from one replicate, or as many as it has)."""
+
+        def spread(array: np.ndarray) -> np.ndarray:
+            if array.shape[0] == replicates:
+                return array.copy()
+            return np.repeat(array[:1], replicates, axis=0)
+
+        return World(
+            spread(self.relation),
+            spread(self.mood),
+            spread(self.dependence_shift),
+            {thread: spread(last) for thread, last in self.last_choice.items()},
+            dict(self.labels),
+        )
+
     @property
     def replicates(self) -> int:
         """Number of replicates advanced together."""
