@@ -101,6 +101,8 @@ def _relative(path: Path, value: str, field: str) -> str:
     resolved = Path(value)
     if not resolved.is_absolute():
         resolved = path.parent / resolved
+    if resolved.is_dir():
+        raise InputError(path, field, f"{resolved} is a directory, not a file")
     if not resolved.is_file():
         raise InputError(path, field, f"no such file: {resolved}")
     return str(resolved)

@@ -82,7 +82,8 @@ class FieldProblem(ValueError):
 class Strict(BaseModel):
     """Base for every file format: unknown fields are errors."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # strict: a TOML true is not a count, a string is not a number
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
 
 
 def check_date(value: DateText) -> DateText:
@@ -376,7 +377,7 @@ def read_toml(path: Path) -> dict[str, Any]:
     if path.is_dir():
         raise InputError(path, "", "is a directory, not a file")
     try:
-        text = path.read_text(encoding="utf-8")
+        text = path.read_text(encoding="utf-8-sig")  # tolerate a byte-order mark
     except (OSError, UnicodeDecodeError) as error:
         raise InputError(path, "", f"cannot be read: {error}") from None
     if not text.strip():
@@ -408,6 +409,8 @@ def field_path(location: tuple[int | str, ...], data: Any) -> str:
                 continue
             if isinstance(node, dict) and node.get("kind") == key:
                 continue  # the tag pydantic adds for a discriminated union (a shock's kind)
+            if parts and not isinstance(node, dict):
+                continue  # a union member's type name (``str``, ``date``), not a field
             parts.append(("." if parts else "") + key)
             node = node.get(key) if isinstance(node, dict) else None
     return "".join(parts)
