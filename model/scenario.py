@@ -60,7 +60,7 @@ class Scenario(Strict):
     seed: Annotated[int, Field(ge=0, lt=2**63)] = 0
     start_from: Literal["structural", "record"] = "structural"
     parameters: str | None = None
-    overrides: dict[OverrideName, float] = {}
+    overrides: dict[OverrideName, int | float] = {}
     episodes: list[str] = []
     record: Record = Record()
     shock: list[Shock] = []
@@ -142,6 +142,8 @@ def _check_shocks(path: Path, scenario: Scenario, known: set[str]) -> None:
                 )
         try:
             compile_shock(shock)
+        except FieldProblem as problem:
+            raise InputError(path, f"{where}.{problem.field}", str(problem)) from None
         except ValueError as error:
             problem = str(error).splitlines()
             raise InputError(path, where, f"cannot be compiled: {' '.join(problem)}") from None

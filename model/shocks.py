@@ -545,9 +545,16 @@ def compile_vote_shock(shock: UnVote) -> Episode:
 
 def compile_shock(shock: ShockBase) -> CompiledShock:
     """Bind a shock's roles into the episodes it poses."""
+    kind = shock.kind  # type: ignore[attr-defined]
+    template = load_templates().get(kind)
+    lasting = template is not None and bool(
+        template.during or template.ending.effects or template.ending.decision
+    )
+    if shock.duration_months is not None and not lasting:
+        raise FieldProblem("duration_months", f"a {kind} shock has no ongoing or ending phase")
     if isinstance(shock, UnVote):
         return CompiledShock(shock, compile_vote_shock(shock), None, None, tuple(shock.seats))
-    template = load_templates()[shock.kind]  # type: ignore[attr-defined]
+    assert template is not None  # every other kind has a template (checked on loading)
     binder = _Binder(shock, template)
     onset = binder.episode("", template.onset, template.onset.effects)
     lasting = shock.duration_months is not None
