@@ -31,7 +31,7 @@ class Event:
 
     month: int
     label: str
-    last: int | None = None  # the end of a hazard's window
+    last: int | None = None  # the end of a hazard's window or of a lasting shock
 
     def as_dict(self) -> dict[str, Any]:
         """The event for drift.json."""
@@ -82,6 +82,8 @@ class Comparison:
             last = None
             if shock.hazard is not None:
                 last = parse_month(shock.until) if shock.until else spec.last_month
+            elif shock.duration_months is not None:
+                last = min(shock.first_month + shock.duration_months, spec.last_month)
             title = compile_shock(shock).onset.title
             found.append(Event(shock.first_month, f"{shock.name}{chance}: {title}", last))
         for episode in spec.record.exclude:

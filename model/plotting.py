@@ -194,9 +194,10 @@ def drift_chart(comparison: "Comparison", path: Path) -> Path:
         ax.set_ylabel(f"toward {ACTOR_NAMES[pole]}\n(alignment units)")
         ax.grid(axis="y", alpha=0.3)
     # numbers above the top panel, stacked where events fall close together
-    previous, level = -np.inf, 0
+    previous, level, highest = -np.inf, 0, 0
     for number, (start, _, _) in enumerate(events, start=1):
         level = level + 1 if start - previous < 0.25 else 0
+        highest = max(highest, level)
         previous = start
         axes[0].annotate(
             str(number),
@@ -213,7 +214,7 @@ def drift_chart(comparison: "Comparison", path: Path) -> Path:
     labels.append("change (numbered, listed below)")
     if any(end is not None for _, end, _ in events):
         handles.append(matplotlib.patches.Patch(color="0.5", alpha=0.15))
-        labels.append("window of a monthly hazard")
+        labels.append("while a shock lasts, or a hazard can fire")
     fig.legend(
         handles, labels, loc="upper right", fontsize=9, ncol=2, framealpha=0.9, borderaxespad=1.2
     )
@@ -250,7 +251,8 @@ def drift_chart(comparison: "Comparison", path: Path) -> Path:
             va="bottom",
         )
     bottom = 0.1 + 0.019 * rows
-    fig.subplots_adjust(left=0.09, right=0.98, top=0.86, bottom=bottom, hspace=0.08)
+    top = 0.86 - (0.02 if left > x[0] else 0.0) - 0.012 * highest
+    fig.subplots_adjust(left=0.09, right=0.98, top=top, bottom=bottom, hspace=0.08)
     fig.savefig(path, dpi=110, format="png")
     plt.close(fig)
     return path
