@@ -470,3 +470,117 @@ def compare(
     if as_json:
         payload = summaries[0] if len(summaries) == 1 else summaries
         sys.stdout.write(json.dumps(payload, indent=2) + "\n")
+
+
+@app.command()
+def sweep(
+    experiment: Annotated[Path, typer.Argument(help="Experiment file (TOML).")],
+    workers: Annotated[
+        int, typer.Option(min=0, max=512, help="Local worker processes (0: one per core).")
+    ] = 0,
+    scheduler: Annotated[
+        str | None,
+        typer.Option(help="Dask scheduler address (tcp://HOST:PORT) instead of local workers."),
+    ] = None,
+    out: Annotated[
+        Path | None, typer.Option(help="Results folder (default: results/sweeps/<name>/).")
+    ] = None,
+    resume: Annotated[
+        bool, typer.Option("--resume", help="Continue a sweep, keeping its finished chunks.")
+    ] = False,
+    chunk_runs: Annotated[
+        int | None, typer.Option(min=1, max=1_000_000, help="Runs per chunk (default: file's).")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
+) -> None:
+    """Run an experiment's samples and replicates into a Parquet dataset, chunk by chunk."""
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
+
+    from model.errors import InputError
+    from model.experiment import load_experiment
+    from model.sweep import sweep as run_sweep
+
+    try:
+        design = load_experiment(experiment)
+    except InputError as error:
+        fail(str(error))
+        return
+    folder = out or Path("results") / "sweeps" / design.experiment.name
+    columns = (
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("runs"),
+        TimeElapsedColumn(),
+        TextColumn("ETA"),
+        TimeRemainingColumn(),
+    )
+    with Progress(*columns, transient=True, disable=as_json) as bar:
+        task = bar.add_task(design.experiment.name, total=design.runs)
+        try:
+            report = run_sweep(
+                design,
+                folder,
+                workers=workers,
+                scheduler=scheduler,
+                resume=resume,
+                chunk_runs=chunk_runs,
+                progress=lambda done, total: bar.update(task, completed=done),
+            )
+        except InputError as error:
+            fail(str(error))
+            return
+        except KeyboardInterrupt:
+            typer.echo(
+                f"interrupted: finished chunks are kept in {folder}/; run again with --resume",
+                err=True,
+            )
+            raise typer.Exit(code=130) from None
+    summary = report.as_dict() | {"out": str(folder), "runs": design.runs}
+    if as_json:
+        sys.stdout.write(json.dumps(summary, indent=2) + "\n")
+    else:
+        typer.echo(
+            f"{design.experiment.name}: {design.runs:,} runs ({len(design.scenarios)} scenarios x "
+            f"{design.samples} samples x {design.experiment.replicates} replicates) in "
+            f"{report.seconds:.1f} s; chunks {report.chunks} ({report.already_done} kept from "
+            f"before, {report.ran} run now); wrote {folder}/"
+        )
+    if report.failed:
+        for chunk, error in report.failed:
+            typer.echo(f"error: chunk {chunk} failed after retries: {error}", err=True)
+        typer.echo(
+            f"run again with --resume to retry the {len(report.failed)} failed chunks", err=True
+        )
+        raise typer.Exit(code=1)
+
+
+@app.command()
+def plot(
+    results: Annotated[Path, typer.Argument(help="A sweep's results folder.")],
+    out: Annotated[
+        Path | None, typer.Option(help="Where to write figures (default: RESULTS/figures/).")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print what was drawn as JSON.")] = False,
+) -> None:
+    """Draw a sweep's outcome distributions, sensitivity indices and input scatters."""
+    from model.errors import InputError
+    from model.sweep_plots import plot_sweep
+
+    try:
+        drawn = plot_sweep(results, out or results / "figures")
+    except InputError as error:
+        fail(str(error))
+        return
+    if as_json:
+        sys.stdout.write(json.dumps(drawn, indent=2) + "\n")
+    else:
+        for figure in drawn["figures"]:
+            typer.echo(f"wrote {figure}")

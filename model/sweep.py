@@ -1,0 +1,575 @@
+"""Sweeps: an experiment's runs in chunks, on a local process pool or a Dask cluster.
+
+The experiment is cut into tasks (a scenario and a range of samples). A task runs the model on
+every replicate of its samples and returns three tables; the coordinating process writes each
+task's tables as Parquet files under temporary names and renames them when all three are
+written, so a finished chunk is never lost and an unfinished one never half-counted. A task is
+a pure function of the experiment and its own sample range, and every replicate draws from its
+own stream, so the dataset is the same whatever the worker count, the chunk size, or whether
+the tasks ran locally or on Dask.
+"""
+
+import json
+import os
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from model import __version__
+from model.actors import ACTORS, INDEX, KAZAKHSTAN, POLES
+from model.calendar import month_label, month_year
+from model.errors import InputError
+from model.experiment import Design
+from model.model import MultivectorModel
+from model.observation import POLE_INDEX, Recorder, balance
+from model.shocks import TEMPLATES
+
+TABLES = ("runs", "decisions", "outcomes")
+RETRIES = 2
+"""How often a failed task is tried again before it is reported."""
+
+
+@dataclass(frozen=True)
+class Task:
+    """A scenario and a range of samples, run as one unit and written as one chunk."""
+
+    scenario: int
+    first: int
+    last: int  # exclusive
+
+    @property
+    def name(self) -> str:
+        """The chunk's file name stem."""
+        return f"part-{self.scenario:03d}-{self.first:07d}"
+
+
+def plan_tasks(design: Design, chunk_runs: int) -> list[Task]:
+    """Cut the experiment into tasks of about ``chunk_runs`` runs."""
+    per_task = max(1, chunk_runs // design.experiment.replicates)
+    return [
+        Task(s, first, min(first + per_task, design.samples))
+        for s in range(len(design.scenarios))
+        for first in range(0, design.samples, per_task)
+    ]
+
+
+# --- running one task -----------------------------------------------------------------------
+
+
+def _weight_arrays(design: Design, scenario: int, sample: int) -> tuple[np.ndarray, np.ndarray]:
+    """A sample's utility weights (6, T) and precisions (6,)."""
+    base = design.base_parameters[scenario]
+    changed = design.sample_parameters(base, sample)
+    if not design.experiment.calibration_draws:
+        return changed.weights, changed.precision
+    weights, precision = (a[sample].copy() for a in design.calibration_sets[scenario])
+    # explicit inputs take precedence over the draw where they change a value
+    moved_w, moved_p = changed.weights != base.weights, changed.precision != base.precision
+    weights[moved_w], precision[moved_p] = changed.weights[moved_w], changed.precision[moved_p]
+    return weights, precision
+
+
+def _blocks(design: Design, task: Task) -> Iterator[tuple[list[int], MultivectorModel]]:
+    """Models to run for a task: one for all its samples if only weights vary, else one each."""
+    replicates = design.experiment.replicates
+    scenario = design.scenarios[task.scenario]
+    base = design.base_parameters[task.scenario]
+    seed = design.experiment.seed
+    samples = list(range(task.first, task.last))
+    needs_sets = design.experiment.calibration_draws or bool(design.experiment.input)
+    groups = [samples] if design.batched else [[s] for s in samples]
+    for group in groups:
+        sets = None
+        if needs_sets and design.batched:
+            arrays = [_weight_arrays(design, task.scenario, s) for s in group]
+            sets = (
+                np.repeat(np.stack([w for w, _ in arrays]), replicates, axis=0),
+                np.repeat(np.stack([p for _, p in arrays]), replicates, axis=0),
+            )
+        elif design.experiment.calibration_draws:
+            weights, precision = _weight_arrays(design, task.scenario, group[0])
+            sets = (
+                np.repeat(weights[None], replicates, axis=0),
+                np.repeat(precision[None], replicates, axis=0),
+            )
+        parameters = base if design.batched else design.sample_parameters(base, group[0])
+        spec = scenario if design.batched else design.sample_scenario(scenario, group[0])
+        # every sample reuses replicate numbers 0..R-1: common random numbers across samples
+        model = MultivectorModel(
+            spec,
+            rng=seed,
+            parameters=parameters,
+            replicate_ids=np.tile(np.arange(replicates), len(group)),
+            parameter_sets=sets,
+        )
+        yield group, model.run()
+
+
+def _kept_months(design: Design, months: list[int]) -> list[int]:
+    """Positions of the months a sweep keeps."""
+    keep = design.experiment.keep.months
+    if keep == "all":
+        return list(range(len(months)))
+    if keep == "last":
+        return [len(months) - 1]
+    return [
+        k
+        for k, m in enumerate(months)
+        if k == len(months) - 1 or month_year(months[k + 1]) != month_year(m)
+    ]
+
+
+def _runs_table(
+    design: Design, scenario: str, group: list[int], recorder: Recorder
+) -> dict[str, np.ndarray]:
+    replicates = design.experiment.replicates
+    kept = _kept_months(design, recorder.months)
+    alignment = recorder.alignment_array()[kept]  # (M, R*, 6)
+    m, total = alignment.shape[:2]
+    columns: dict[str, Any] = {
+        "scenario": np.full(m * total, scenario, dtype=object),
+        "sample": np.tile(np.repeat(np.asarray(group, dtype=np.int32), replicates), m),
+        "replicate": np.tile(np.arange(replicates, dtype=np.int32), m * len(group)),
+        "month": np.repeat([month_label(recorder.months[k]) for k in kept], total),
+    }
+    metrics = design.experiment.keep.metrics
+    if "alignment" in metrics:
+        for pole in POLES:
+            columns[f"alignment_{pole}"] = alignment[..., INDEX[pole]].reshape(-1)
+    if "balance" in metrics:
+        columns["balance"] = balance(alignment[..., POLE_INDEX]).reshape(-1)
+    if "dependence" in metrics:
+        dependence = recorder.dependence_array()[kept]
+        for code in ACTORS:
+            if code != "KAZ":
+                columns[f"dependence_{code}"] = dependence[..., INDEX[code]].reshape(-1)
+    return columns
+
+
+def _kept_decision(design: Design, key: str, deciders: tuple[int, ...]) -> bool:
+    wanted = design.experiment.keep.decisions
+    if wanted is not None:
+        return key in wanted
+    return KAZAKHSTAN in deciders and ">" not in key
+
+
+def _decision_rows(
+    design: Design, scenario: str, group: list[int], recorder: Recorder
+) -> dict[str, list]:
+    """Per sample: each kept decision's mean option probabilities, choice and posed shares."""
+    replicates = design.experiment.replicates
+    rows: dict[str, list] = {
+        k: []
+        for k in (
+            "scenario",
+            "sample",
+            "decision",
+            "month",
+            "decider",
+            "option",
+            "mean_probability",
+            "chosen_share",
+            "posed_share",
+        )
+    }
+    for record in recorder.decisions:
+        decision = record.decision
+        if not _kept_decision(design, decision.key, decision.deciders):
+            continue
+        posed = record.posed.reshape(len(group), replicates)
+        probabilities = record.probabilities.reshape(
+            len(group), replicates, *record.probabilities.shape[1:]
+        )
+        choices = record.choices.reshape(len(group), replicates, -1)
+        for g, sample in enumerate(group):
+            where = posed[g]
+            count = int(where.sum())
+            for d, actor in enumerate(decision.deciders):
+                for o, option in enumerate(decision.options):
+                    mean = float(probabilities[g, where, d, o].mean()) if count else float("nan")
+                    chosen = float((choices[g, :, d] == o).sum() / replicates)
+                    rows["scenario"].append(scenario)
+                    rows["sample"].append(sample)
+                    rows["decision"].append(decision.key)
+                    rows["month"].append(month_label(record.month))
+                    rows["decider"].append(ACTORS[actor])
+                    rows["option"].append(option)
+                    rows["mean_probability"].append(mean)
+                    rows["chosen_share"].append(chosen)
+                    rows["posed_share"].append(count / replicates)
+    return rows
+
+
+def _outcome_rows(
+    design: Design, scenario: str, group: list[int], recorder: Recorder
+) -> dict[str, list]:
+    """Per sample: the share of replicates in which each outcome happened."""
+    replicates = design.experiment.replicates
+    rows: dict[str, list] = {"scenario": [], "sample": [], "outcome": [], "share": []}
+    latest: dict[str, tuple[tuple[int, ...], np.ndarray, tuple[str, ...]]] = {}
+    for record in recorder.decisions:
+        key = record.decision.key
+        choices = record.choices
+        if key in latest:  # a decision posed again keeps earlier choices where not posed now
+            choices = np.where(choices >= 0, choices, latest[key][1])
+        latest[key] = (record.decision.deciders, choices, record.decision.options)
+    for outcome in design.experiment.outcome:
+        happened = np.ones(len(group) * replicates, dtype=bool)
+        for condition in outcome.all:
+            if condition.decision not in latest:
+                happened[:] = False
+                continue
+            deciders, choices, options = latest[condition.decision]
+            if INDEX[condition.actor] not in deciders:
+                happened[:] = False
+                continue
+            column = choices[:, deciders.index(INDEX[condition.actor])]
+            wanted = [k for k, name in enumerate(options) if name in condition.chose]
+            happened &= np.isin(column, wanted)
+        shares = happened.reshape(len(group), replicates).mean(axis=1)
+        for g, sample in enumerate(group):
+            rows["scenario"].append(scenario)
+            rows["sample"].append(sample)
+            rows["outcome"].append(outcome.name)
+            rows["share"].append(float(shares[g]))
+    return rows
+
+
+def run_task(design: Design, task: Task) -> dict[str, pa.Table]:
+    """Run one task and return its runs, decisions and outcomes tables."""
+    name = design.scenarios[task.scenario].name
+    parts: dict[str, list[pa.Table]] = {t: [] for t in TABLES}
+    for group, model in _blocks(design, task):
+        recorder = model.recorder
+        parts["runs"].append(pa.table(_runs_table(design, name, group, recorder)))
+        parts["decisions"].append(
+            pa.table(_decision_rows(design, name, group, recorder), schema=DECISION_SCHEMA)
+        )
+        parts["outcomes"].append(
+            pa.table(_outcome_rows(design, name, group, recorder), schema=OUTCOME_SCHEMA)
+        )
+    return {t: pa.concat_tables(tables) for t, tables in parts.items()}
+
+
+DECISION_SCHEMA = pa.schema(
+    [
+        ("scenario", pa.string()),
+        ("sample", pa.int64()),
+        ("decision", pa.string()),
+        ("month", pa.string()),
+        ("decider", pa.string()),
+        ("option", pa.string()),
+        ("mean_probability", pa.float64()),
+        ("chosen_share", pa.float64()),
+        ("posed_share", pa.float64()),
+    ]
+)
+OUTCOME_SCHEMA = pa.schema(
+    [
+        ("scenario", pa.string()),
+        ("sample", pa.int64()),
+        ("outcome", pa.string()),
+        ("share", pa.float64()),
+    ]
+)
+
+
+# --- the results folder ----------------------------------------------------------------------
+
+
+def manifest(design: Design, chunk_runs: int, tasks: list[Task]) -> dict[str, Any]:
+    """What produced the results: experiment and its hash, seeds, versions, the chunk plan."""
+    import hashlib
+
+    return {
+        "experiment": {
+            "name": design.experiment.name,
+            "question": design.experiment.question,
+            "file": str(design.path),
+            "sha256": design.sha256,
+        },
+        "scenarios": [
+            {
+                "name": s.name,
+                "file": str(f),
+                "sha256": hashlib.sha256(Path(f).read_bytes()).hexdigest(),
+                "parameters": {"file": p.path.name, "sha256": p.sha256},
+            }
+            for s, f, p in zip(
+                design.scenarios, design.scenario_files, design.base_parameters, strict=True
+            )
+        ],
+        "seed": design.experiment.seed,
+        "replicates_per_sample": design.experiment.replicates,
+        "samples": design.samples,
+        "runs": design.runs,
+        "design": design.describe(),
+        "outcomes": [o.name for o in design.experiment.outcome],
+        "keep": design.experiment.keep.model_dump(),
+        "package_version": __version__,
+        "library_sha256": _library_sha(design),
+        "shock_templates_sha256": hashlib.sha256(TEMPLATES.read_bytes()).hexdigest(),
+        "chunk_runs": chunk_runs,
+        "chunks": len(tasks),
+        "random_streams": "replicate r of every sample draws from the stream (seed, r): common "
+        "random numbers across samples",
+    }
+
+
+def _library_sha(design: Design) -> str:
+    from model.library import load_library
+
+    extra = {f for s in design.scenarios for f in s.episodes}
+    return load_library(tuple(Path(f) for f in sorted(extra))).sha256
+
+
+def _samples_table(design: Design) -> pa.Table:
+    columns: dict[str, Any] = {"sample": np.arange(design.samples, dtype=np.int64)}
+    for k, spec in enumerate(design.experiment.input):
+        columns[spec.target] = design.values[:, k]
+    return pa.table(columns)
+
+
+def _write_atomically(path: Path, write: Callable[[Path], None]) -> None:
+    staged = path.with_name(f".{path.name}.partial")
+    write(staged)
+    staged.replace(path)
+
+
+def done(out: Path, task: Task) -> bool:
+    """Whether a task's three chunk files are all in place."""
+    return all((out / t / f"{task.name}.parquet").is_file() for t in TABLES)
+
+
+def write_chunk(out: Path, task: Task, tables: dict[str, pa.Table]) -> None:
+    """Write a task's tables: all staged first, then renamed, so a chunk is whole or absent."""
+    staged = []
+    for table_name in TABLES:
+        folder = out / table_name
+        folder.mkdir(parents=True, exist_ok=True)
+        path = folder / f".{task.name}.parquet.partial"
+        pq.write_table(tables[table_name], path, compression="zstd")
+        staged.append((path, folder / f"{task.name}.parquet"))
+    for path, final in staged:
+        path.replace(final)
+
+
+def prepare(out: Path, design: Design, chunk_runs: int, tasks: list[Task], resume: bool) -> None:
+    """Create the results folder, or check that it holds the same experiment when resuming."""
+    wanted = manifest(design, chunk_runs, tasks)
+    existing = out / "manifest.json"
+    if out.exists() and not out.is_dir():
+        raise InputError(out, "", "is not a folder")
+    if existing.is_file():
+        if not resume:
+            raise InputError(out, "", "already holds sweep results: use --resume or another --out")
+        found = json.loads(existing.read_text())
+        for key in (
+            "experiment",
+            "scenarios",
+            "seed",
+            "design",
+            "package_version",
+            "library_sha256",
+            "chunk_runs",
+            "keep",
+            "outcomes",
+        ):
+            if found.get(key) != wanted.get(key):
+                raise InputError(
+                    existing, key, "differs from this experiment: resume only the same sweep"
+                )
+        for stray in out.glob("*/.*.partial"):
+            stray.unlink()  # a chunk being written when the sweep was killed
+        return
+    if out.exists() and any(out.iterdir()) and not resume:
+        raise InputError(out, "", "is not empty: choose another --out")
+    out.mkdir(parents=True, exist_ok=True)
+    _write_atomically(out / "samples.parquet", lambda p: pq.write_table(_samples_table(design), p))
+    _write_atomically(
+        out / "manifest.json", lambda p: p.write_text(json.dumps(wanted, indent=2) + "\n")
+    )
+
+
+# --- executing ---------------------------------------------------------------------------
+
+
+@dataclass
+class Report:
+    """How a sweep went."""
+
+    chunks: int
+    already_done: int
+    ran: int
+    failed: list[tuple[str, str]]
+    seconds: float
+
+    def as_dict(self) -> dict[str, Any]:
+        """For the CLI's JSON output and complete.json."""
+        return {
+            "chunks": self.chunks,
+            "already_done": self.already_done,
+            "ran": self.ran,
+            "failed": [{"chunk": c, "error": e} for c, e in self.failed],
+            "seconds": round(self.seconds, 2),
+        }
+
+
+_WORKER_DESIGN: Design | None = None
+
+
+def _init_worker(design: Design) -> None:
+    global _WORKER_DESIGN
+    _WORKER_DESIGN = design
+
+
+def _run_in_worker(task: Task) -> dict[str, pa.Table]:
+    assert _WORKER_DESIGN is not None
+    return run_task(_WORKER_DESIGN, task)
+
+
+def _run_local(
+    design: Design, tasks: list[Task], workers: int
+) -> Iterator[tuple[Task, dict[str, pa.Table] | None, str | None]]:
+    """Run tasks on a local process pool (or in this process for one worker)."""
+    if workers <= 1:
+        for task in tasks:
+            yield from _attempts(lambda t=task: run_task(design, t), task)
+        return
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor, as_completed
+
+    context = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(
+        workers, mp_context=context, initializer=_init_worker, initargs=(design,)
+    ) as pool:
+        tries = dict.fromkeys(tasks, 0)
+        pending = {pool.submit(_run_in_worker, t): t for t in tasks}
+        try:
+            while pending:
+                future = next(as_completed(pending))
+                task = pending.pop(future)
+                try:
+                    yield task, future.result(), None
+                except Exception as error:  # noqa: BLE001 - any failure is retried, then reported
+                    tries[task] += 1
+                    if tries[task] <= RETRIES:
+                        pending[pool.submit(_run_in_worker, task)] = task
+                    else:
+                        yield task, None, f"{type(error).__name__}: {error}"
+        except BaseException:
+            processes = list((getattr(pool, "_processes", None) or {}).values())
+            pool.shutdown(wait=False, cancel_futures=True)
+            for process in processes:
+                process.kill()  # do not wait for running chunks on Ctrl-C
+            raise
+
+
+def _attempts(
+    call: Callable[[], dict[str, pa.Table]], task: Task
+) -> Iterator[tuple[Task, dict[str, pa.Table] | None, str | None]]:
+    error = ""
+    for _ in range(RETRIES + 1):
+        try:
+            yield task, call(), None
+            return
+        except Exception as exc:  # noqa: BLE001 - any failure is retried, then reported
+            error = f"{type(exc).__name__}: {exc}"
+    yield task, None, error
+
+
+def _run_dask(
+    design: Design, tasks: list[Task], address: str
+) -> Iterator[tuple[Task, dict[str, pa.Table] | None, str | None]]:
+    """Run tasks on a Dask distributed cluster: the same task function, as futures."""
+    from distributed import Client, as_completed
+
+    try:
+        client = Client(address, timeout="20s")
+    except (OSError, TimeoutError) as error:
+        raise InputError(address, "", f"cannot reach the Dask scheduler: {error}") from None
+    with client:
+        shared = client.scatter(design, broadcast=True)
+        futures = {
+            client.submit(
+                run_task,
+                shared,
+                task,
+                key=f"{task.name}-{design.sha256[:12]}",
+                retries=RETRIES,
+                pure=False,
+            ): task
+            for task in tasks
+        }
+        try:
+            for future in as_completed(futures):
+                task = futures[future]
+                try:
+                    yield task, future.result(), None
+                except Exception as error:  # noqa: BLE001 - reported after the retries
+                    yield task, None, f"{type(error).__name__}: {error}"
+        except BaseException:
+            client.cancel(list(futures))
+            raise
+
+
+def sweep(
+    design: Design,
+    out: Path,
+    *,
+    workers: int = 0,
+    scheduler: str | None = None,
+    resume: bool = False,
+    chunk_runs: int | None = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> Report:
+    """Run an experiment into ``out``.
+
+    Args:
+        design: The loaded experiment.
+        out: Results folder.
+        workers: Local worker processes (0: one per core).
+        scheduler: A Dask scheduler address (``tcp://host:port``) instead of local workers.
+        resume: Continue a sweep in ``out``, skipping the chunks already written.
+        chunk_runs: Runs per chunk (the experiment's own if None).
+        progress: Called with (runs done, runs in all) after each chunk.
+    """
+    start = time.perf_counter()
+    chunk_runs = chunk_runs or design.experiment.chunk_runs
+    tasks = plan_tasks(design, chunk_runs)
+    prepare(out, design, chunk_runs, tasks, resume)
+    todo = [t for t in tasks if not done(out, t)]
+    replicates = design.experiment.replicates
+    runs_done = sum((t.last - t.first) * replicates for t in tasks if t not in todo)
+    if progress:
+        progress(runs_done, design.runs)
+    workers = workers or os.cpu_count() or 1
+    results = _run_dask(design, todo, scheduler) if scheduler else _run_local(design, todo, workers)
+    failed = []
+    for task, tables, error in results:
+        if tables is None:
+            failed.append((task.name, error or "unknown error"))
+            continue
+        write_chunk(out, task, tables)
+        runs_done += (task.last - task.first) * replicates
+        if progress:
+            progress(runs_done, design.runs)
+    report = Report(
+        len(tasks),
+        len(tasks) - len(todo),
+        len(todo) - len(failed),
+        failed,
+        time.perf_counter() - start,
+    )
+    if not failed:
+        _write_atomically(
+            out / "complete.json",
+            lambda p: p.write_text(json.dumps({"chunks": len(tasks), "runs": design.runs}) + "\n"),
+        )
+    return report
