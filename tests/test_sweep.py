@@ -207,28 +207,58 @@ def test_dask_cluster_gives_the_local_results(shock_design, reference, tmp_path)
     assert_same(reference, tmp_path / "dask")
 
 
-def test_killed_sweep_resumes_to_the_same_results(shock_design, reference, tmp_path):
-    """kill -9 mid-way, then --resume: the finished chunks are kept and the result is whole."""
-    out = tmp_path / "killed"
+@pytest.fixture(scope="module")
+def long_design(tmp_path_factory):
+    """A slower sweep (four years, 24 one-sample chunks), so an interruption lands mid-way."""
+    folder = tmp_path_factory.mktemp("long")
+    (folder / "scenario.toml").write_text(
+        SCENARIO.replace('start = "2022-01"', 'start = "2019-01"')
+    )
+    path = folder / "experiment.toml"
+    path.write_text(SHOCK_EXPERIMENT.replace("samples = 12", "samples = 24"))
+    design = load_experiment(path)
+    sweep(design, folder / "reference", workers=1, chunk_runs=15)
+    return design, folder / "reference"
+
+
+@pytest.mark.parametrize(
+    ("how", "workers", "code"),
+    [(signal.SIGKILL, "1", -signal.SIGKILL), (signal.SIGINT, "2", 130)],
+    ids=["kill-9", "ctrl-c"],
+)
+def test_interrupted_sweep_resumes_to_the_same_results(long_design, tmp_path, how, workers, code):
+    """kill -9 or Ctrl-C mid-way, then --resume: finished chunks are kept, the result is whole."""
+    design, reference = long_design
+    out = tmp_path / "interrupted"
     command = [
-        sys.executable, "-m", "model", "sweep", str(shock_design.path),
-        "--workers", "1", "--chunk-runs", "15", "--out", str(out),
+        sys.executable, "-m", "model", "sweep", str(design.path),
+        "--workers", workers, "--chunk-runs", "15", "--out", str(out),
     ]  # fmt: skip
-    process = subprocess.Popen(command, start_new_session=True, cwd=ROOT)
+    process = subprocess.Popen(
+        command, start_new_session=True, cwd=ROOT, stderr=subprocess.PIPE, text=True
+    )
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline and len(list((out / "outcomes").glob("*.parquet"))) < 2:
         time.sleep(0.05)
-    os.killpg(process.pid, signal.SIGKILL)
-    process.wait()
+    if how == signal.SIGKILL:
+        os.killpg(process.pid, how)  # the whole process group, workers too
+    else:
+        process.send_signal(how)  # as Ctrl-C does to the foreground process
+    _, stderr = process.communicate(timeout=60)
+    assert process.returncode == code
+    if how == signal.SIGINT:
+        assert stderr.strip().splitlines() == [
+            f"interrupted: finished chunks are kept in {out}/; run again with --resume"
+        ]
     kept = len(list((out / "runs").glob("*.parquet")))
-    assert 2 <= kept < 12 and not (out / "complete.json").exists()
+    assert 2 <= kept < 24 and not (out / "complete.json").exists()
     result = CliRunner().invoke(
-        app, ["sweep", str(shock_design.path), "--resume", "--chunk-runs", "15", "--out", str(out),
+        app, ["sweep", str(design.path), "--resume", "--chunk-runs", "15", "--out", str(out),
               "--workers", "1", "--json"]
     )  # fmt: skip
     assert result.exit_code == 0, result.output
     report = json.loads(result.stdout)
-    assert report["already_done"] >= 2 and report["already_done"] + report["ran"] == 12
+    assert report["already_done"] >= 2 and report["already_done"] + report["ran"] == 24
     assert not list(out.glob("*/.*.partial"))
     assert_same(reference, out)
 
