@@ -5,10 +5,11 @@ Prints seconds for one replicate (after import), seconds for N replicates, and p
 """
 
 import argparse
-import json
 import resource
 import time
 from pathlib import Path
+
+from report import emit  # benchmarks/report.py, beside this script
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -42,11 +43,7 @@ def main() -> None:
         "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
         "alignment_shape": list(run.alignment().shape),
     }
-    if args.json:
-        print(json.dumps(result))
-    else:
-        for key, value in result.items():
-            print(f"{key:>20}: {value}")
+    emit(result, args.json)
 
 
 if __name__ == "__main__":

@@ -7,11 +7,20 @@ import numpy as np
 WINDOW = 50
 """Iterations between checks that a replicate's equilibrium iteration is making progress."""
 MIN_STEP = 0.01
-HOMOTOPY = (0.125, 0.25, 0.375, 0.5, 0.625, 0.75, 0.875, 1.0)
+HOMOTOPY = (1.0,)
 """Fractions of the precision the equilibrium is traced through (the principal branch). Vote
-games at calibrated parameters can have three equilibria; eight stages follow the same branch
-as twenty or forty (checked on the 2017-02-28 Security Council vote), four do not."""
-STAGE_TOLERANCE = 1e-8
+games at calibrated parameters can have three equilibria. Newton's method, started from the
+players' responses to their own utilities, solves each replicate at full precision directly
+when it converges there to an equilibrium of the principal branch's index; where it does not
+(its first step is long, it stalls, leaves the simplex, contracts too slowly or finds an
+unstable equilibrium), that replicate's path from zero precision is halved, up to four times,
+so hard replicates follow a path as fine as 1/16 of the precision while easy ones take one.
+Checked against the eight-stage damped iteration used before: on every vote of the replayed
+record for 400 parameter draws from the calibration's uncertainty and 400 at three times its
+spread, and on 30,000 simulated votes, both give the same equilibrium to 1e-6 from the same
+inputs, except one of the 12,000 replayed equilibria, where the principal branch ends in a fold
+and the two land on different equilibria beyond it."""
+STAGE_TOLERANCE = 1e-5
 ROOT_TOLERANCE = 1e-10
 """Largest distance to the best response accepted from the root finder."""
 
@@ -88,14 +97,14 @@ def solve_equilibrium(
     """Solve the logit quantal-response equilibrium of a simultaneous decision.
 
     Follows the principal branch of the logit equilibrium correspondence (McKelvey and
-    Palfrey 1995): the game is solved at rising fractions of the precision (``stages``), each
-    stage starting from the last, so the equilibrium selected moves smoothly with the
-    parameters even where the full-precision game has several. Within a stage the damped
-    iteration ``P <- (1 - a) P + a logit(precision U(P))`` runs per replicate until its distance
-    to its best response, ``max |logit(U(P)) - P|``, is below ``tolerance`` (looser on the way);
-    a replicate that does not get closer over a window halves its step, and one that still has
-    not converged is finished by a root finder. Each replicate's path depends only on its own
-    numbers, so its equilibrium is the same to the bit alone or in any batch.
+    Palfrey 1995), so the equilibrium selected moves smoothly with the parameters even where
+    the full-precision game has several (see ``HOMOTOPY``). Each stage is solved by Newton's
+    method on ``logit(precision U(P)) - P = 0`` until the distance to the best response,
+    ``max |logit(U(P)) - P|``, is below ``tolerance`` (looser on the way); a replicate where
+    Newton's method fails has its stage halved, and after four halvings the damped iteration
+    ``P <- (1 - a) P + a logit(precision U(P))`` (then a root finder) finishes it. Each
+    replicate's path depends only on its own numbers, so its equilibrium is the same to the bit
+    alone or in any batch.
 
     Args:
         base: Utilities that do not depend on the others' choices, shape (R, P, O).
@@ -106,7 +115,7 @@ def solve_equilibrium(
         damping: Initial step size of the damped fixed-point iteration.
         tolerance: Convergence threshold at full precision.
         max_iterations: Iterations per stage before the root finder takes over.
-        start: Initial profile; uniform if None.
+        start: Initial profile; each player's logit response to its own utilities if None.
         stages: Fractions of the precision to pass through, ending with 1.
         strict: Raise if a replicate is still not converged after the root finder; if False,
             keep its closest profile (calibration explores extreme parameters, far from the
@@ -118,23 +127,238 @@ def solve_equilibrium(
     Raises:
         RuntimeError: If ``strict`` and some replicate does not converge.
     """
-    n_options = base.shape[-1]
-    profile = np.full(base.shape, 1.0 / n_options) if start is None else start.copy()
-    total, residual = 0, 0.0
+    # the logit response to the players' own utilities is the equilibrium without coupling
+    profile = logit(base, precision * stages[0]) if start is None else start.copy()
+    problem = _Problem(base, coupling, precision, agreement, damping, max_iterations)
+    everyone = np.arange(base.shape[0])
+    total, reached = 0, 0.0
     for fraction in stages:
         loose = tolerance if fraction == stages[-1] else max(tolerance, STAGE_TOLERANCE)
-        profile, iterations, residual = _iterate(
-            base,
-            coupling,
-            precision * fraction,
-            agreement,
-            profile,
-            damping,
-            loose,
-            max_iterations,
-        )
-        total += iterations
+        total += problem.advance(profile, everyone, reached, fraction, loose, REFINEMENTS)
+        reached = fraction
+    gap = logit(equilibrium_utilities(base, coupling, profile, agreement), precision) - profile
+    residual = float(np.abs(gap).max()) if gap.size else 0.0
+    if strict and residual > ROOT_TOLERANCE:
+        raise RuntimeError(f"the equilibrium did not converge (distance {residual:.1e})")
     return Equilibrium(profile, total, residual)
+
+
+NEWTON_STEPS = 8
+"""Newton iterations per stage before a replicate's stage is split in two."""
+REFINEMENTS = 4
+"""How often a stage is halved for a replicate before the damped iteration finishes it."""
+FIRST_STEP = 0.3
+"""Longest first Newton step (largest change of a probability) accepted without halving."""
+CONTRACTION = 0.25
+"""Largest ratio of Newton's second step to its first before a stage is halved."""
+
+
+@dataclass(frozen=True)
+class _Problem:
+    """One simultaneous decision's equilibrium problem, for every replicate."""
+
+    base: np.ndarray
+    coupling: np.ndarray
+    precision: np.ndarray
+    agreement: np.ndarray | None
+    damping: float
+    max_iterations: int
+
+    def advance(
+        self,
+        profile: np.ndarray,
+        rows: np.ndarray,
+        start: float,
+        end: float,
+        tolerance: float,
+        refinements: int,
+    ) -> int:
+        """Move ``rows`` of ``profile`` (in place) from the equilibrium at ``start`` to ``end``.
+
+        Newton's method from the last equilibrium; a replicate where it does not converge has
+        the stage split in two and tries again, and after ``refinements`` splits the damped
+        iteration finishes it. Returns the most iterations any replicate used.
+        """
+        before = profile[rows].copy()
+        solved, unsolved, iterations = _newton(
+            self.base[rows],
+            self.coupling[rows],
+            self.precision[rows] * end,
+            self.agreement,
+            _agreement_slope(self.agreement, self.base.shape[-1]),
+            before,
+            tolerance,
+        )
+        profile[rows] = solved
+        if unsolved.size == 0:
+            return iterations
+        retry = rows[unsolved]
+        profile[retry] = before[unsolved]  # start again from the last equilibrium
+        if refinements == 0:
+            profile[retry], more, _ = _iterate(
+                self.base[retry],
+                self.coupling[retry],
+                self.precision[retry] * end,
+                self.agreement,
+                profile[retry],
+                self.damping,
+                tolerance,
+                self.max_iterations,
+            )
+            return iterations + more
+        middle = (start + end) / 2.0
+        loose = max(tolerance, STAGE_TOLERANCE)
+        more = self.advance(profile, retry, start, middle, loose, refinements - 1)
+        more += self.advance(profile, retry, middle, end, tolerance, refinements - 1)
+        return iterations + more
+
+
+NEWTON_STEPS = 12
+"""Newton iterations per stage before a replicate is handed to the damped iteration."""
+
+
+def _agreement_slope(agreement: np.ndarray | None, n_options: int) -> np.ndarray:
+    """How the expected agreement with a player moves with its probabilities, (O, O)."""
+    return 2.0 * np.eye(n_options) if agreement is None else np.asarray(agreement, dtype=float)
+
+
+def _jacobian(
+    response: np.ndarray, precision: np.ndarray, coupling: np.ndarray, slope: np.ndarray
+) -> np.ndarray:
+    """Jacobian of ``logit(precision U(P)) - P`` on the simplex, per replicate.
+
+    Player p's logit responds to its utilities as ``precision (diag(s) - s s^T)``, and its
+    utilities to player q's probabilities as ``coupling[p, q] * slope``; so block (p, q) is
+    ``coupling[p, q] * precision_p * s_o (slope[o, :] - s @ slope)``, minus the identity.
+    Each player's probabilities sum to one, so the system is written in the first O - 1
+    probabilities of each player (the last one moves by minus their sum): shape
+    (R, P (O-1), P (O-1)).
+    """
+    replicates, players, options = response.shape
+    mean_slope = (response.reshape(-1, options) @ slope).reshape(response.shape)
+    through = (precision[..., None, None] * response[..., :, None]) * (
+        slope - mean_slope[..., None, :]
+    )  # (R, P, O, O)
+    # in the reduced coordinates: rows for the first O-1 options, columns o' minus the last
+    reduced = through[:, :, :-1, :-1] - through[:, :, :-1, -1:]
+    jacobian = coupling[:, :, None, :, None] * reduced[:, :, :, None, :]
+    size = players * (options - 1)
+    jacobian = jacobian.reshape(replicates, size, size)
+    diagonal = np.arange(size)
+    jacobian[:, diagonal, diagonal] -= 1.0
+    return jacobian
+
+
+def _newton_step(jacobian: np.ndarray, gap: np.ndarray) -> np.ndarray:
+    """Solve the reduced Newton system and return the step for every probability."""
+    replicates, players, options = gap.shape
+    reduced = np.linalg.solve(jacobian, -gap[:, :, :-1].reshape(replicates, -1, 1))
+    reduced = reduced.reshape(replicates, players, options - 1)
+    return np.concatenate([reduced, -reduced.sum(axis=-1, keepdims=True)], axis=-1)
+
+
+def _newton(
+    base: np.ndarray,
+    coupling: np.ndarray,
+    precision: np.ndarray,
+    agreement: np.ndarray | None,
+    slope: np.ndarray,
+    profile: np.ndarray,
+    tolerance: float,
+) -> tuple[np.ndarray, np.ndarray, int]:
+    """Newton's method on ``logit(precision U(P)) - P = 0``, per replicate.
+
+    Starting from the previous stage's equilibrium, Newton converges in a few steps on the
+    same branch. A replicate whose step would leave the simplex, or whose distance to its best
+    response does not shrink, stops and is returned in ``unsolved``. The batched linear solves
+    treat each replicate's system separately, so a replicate's path is its own.
+
+    Returns:
+        The profiles, the replicates left unsolved, and the most Newton steps taken.
+    """
+    profile = profile.copy()
+    replicates = base.shape[0]
+    active = np.arange(replicates)
+    unsolved: list[np.ndarray] = []
+    last_distance = np.full(replicates, np.inf)
+    first_step = np.zeros(replicates)
+    steps = 0
+    for step in range(1, NEWTON_STEPS + 1):
+        steps = step
+        current = profile[active]
+        lam = precision[active]
+        utilities = equilibrium_utilities(base[active], coupling[active], current, agreement)
+        response = logit(utilities, lam)
+        gap = response - current
+        distance = np.abs(gap).max(axis=(1, 2))
+        converged = distance < tolerance
+        stalled = ~converged & (distance >= last_distance[active])
+        unsolved.append(active[stalled])
+        going = ~converged & ~stalled
+        active, current, response, gap, lam, distance = (
+            a[going] for a in (active, current, response, gap, lam, distance)
+        )
+        if active.size == 0:
+            break
+        delta = _newton_step(_jacobian(response, lam, coupling[active], slope), gap)
+        moved = current + delta
+        size_now = np.abs(delta).max(axis=(1, 2))
+        outside = (moved < -1e-12).any(axis=(1, 2)) | ~np.isfinite(moved).all(axis=(1, 2))
+        # Newton on the right branch contracts fast; a second step more than CONTRACTION of
+        # the first means the start lies outside this equilibrium's basin (Deuflhard's test)
+        if step == 1:
+            outside |= size_now > FIRST_STEP  # a long first step may cross into another basin
+        if step == 2:
+            outside |= size_now > CONTRACTION * first_step[active]
+        unsolved.append(active[outside])
+        keep = ~outside
+        active, moved, distance = active[keep], moved[keep], distance[keep]
+        profile[active] = np.clip(moved, 0.0, 1.0)
+        last_distance[active] = distance
+        if step == 1:
+            first_step[active] = size_now[keep]
+    else:
+        unsolved.append(active)
+    unsolved_rows = np.unique(np.concatenate(unsolved))
+    solved = np.setdiff1d(np.arange(replicates), unsolved_rows)
+    return (
+        profile,
+        np.union1d(
+            unsolved_rows,
+            solved[
+                ~_stable(
+                    profile[solved],
+                    base[solved],
+                    coupling[solved],
+                    precision[solved],
+                    agreement,
+                    slope,
+                )
+            ],
+        ),
+        steps,
+    )
+
+
+def _stable(
+    profile: np.ndarray,
+    base: np.ndarray,
+    coupling: np.ndarray,
+    precision: np.ndarray,
+    agreement: np.ndarray | None,
+    slope: np.ndarray,
+) -> np.ndarray:
+    """Whether each equilibrium has the index of the principal branch, det(I - K) > 0.
+
+    K is the response map's Jacobian. At zero precision K = 0, and along the principal branch
+    det(I - K) stays positive; an unstable equilibrium between two stable ones (which Newton's
+    method can find, and the damped iteration cannot) has it negative.
+    """
+    if profile.shape[0] == 0:
+        return np.zeros(0, dtype=bool)
+    response = logit(equilibrium_utilities(base, coupling, profile, agreement), precision)
+    sign, _ = np.linalg.slogdet(-_jacobian(response, precision, coupling, slope))
+    return sign > 0
 
 
 def _iterate(

@@ -522,8 +522,14 @@ def sweep(
         TextColumn("ETA"),
         TimeRemainingColumn(),
     )
-    with Progress(*columns, transient=True, disable=as_json) as bar:
+    # refreshed by hand after each chunk: no refresh thread, so workers can be forked safely
+    with Progress(*columns, transient=True, disable=as_json, auto_refresh=False) as bar:
         task = bar.add_task(design.experiment.name, total=design.runs)
+
+        def advance(done: int, total: int) -> None:
+            bar.update(task, completed=done)
+            bar.refresh()
+
         try:
             report = run_sweep(
                 design,
@@ -532,7 +538,7 @@ def sweep(
                 scheduler=scheduler,
                 resume=resume,
                 chunk_runs=chunk_runs,
-                progress=lambda done, total: bar.update(task, completed=done),
+                progress=advance,
             )
         except InputError as error:
             fail(str(error))

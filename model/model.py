@@ -161,10 +161,12 @@ class MultivectorModel(mesa.Model):
         self.fired = {s.shock.name: np.zeros(self.replicates, dtype=bool) for s in self.shocks}
         self.documented_reactions = self._documented_reactions()
 
+        self._dependence_cache: tuple[tuple[int, int, int] | None, np.ndarray] = (None, np.empty(0))
         self.states = {code: StateAgent(self, code) for code in ACTORS}
         self.world = self._starting_world(parameter_sets)
         self.recorder = Recorder(keep_relations=keep_relations)
         self.choices: dict[str, tuple[tuple[int, ...], np.ndarray, tuple[str, ...]]] = {}
+        self.imposed: dict[tuple[str, int], str] = {}
         self.running = True
 
     # --- set-up ---------------------------------------------------------------------------
@@ -269,8 +271,12 @@ class MultivectorModel(mesa.Model):
         Lasting shifts (a route diverted) apply to the structural shares, which are then
         renormalised: dependence taken from one partner is spread over the others.
         """
-        shifted = np.maximum(self.dependence[self.position] + self.world.dependence_shift, 0.0)
-        return shifted / np.maximum(shifted.sum(axis=-1, keepdims=True), 1e-12)
+        key = (self.position, self.world.dependence_version, id(self.world))
+        if self._dependence_cache[0] != key:  # unchanged within a month unless a route moved
+            shifted = np.maximum(self.dependence[self.position] + self.world.dependence_shift, 0)
+            normalised = shifted / np.maximum(shifted.sum(axis=-1, keepdims=True), 1e-12)
+            self._dependence_cache = (key, normalised)
+        return self._dependence_cache[1]
 
     def baseline_now(self) -> np.ndarray:
         """The structural relations this month, shape (6, 6)."""
@@ -299,6 +305,25 @@ class MultivectorModel(mesa.Model):
         return self
 
     # --- episodes -------------------------------------------------------------------------
+
+    def impose(self, key: str, actor: str, option: str) -> None:
+        """Make ``actor``'s choice in decision ``key`` by hand, in every replicate.
+
+        The model still computes and records the probabilities it would have given each
+        option (the teaching app shows them beside the student's choice). The option must be
+        one of the decision's; posing the decision raises ValueError otherwise.
+        """
+        self.imposed[key, INDEX[actor]] = option
+
+    def upcoming(self, actor: str = "KAZ") -> list[Decision]:
+        """The decisions ``actor`` takes next month without conditions (for a player to make)."""
+        month = self.month + 1 if self.steps else self.first_month
+        return [
+            d
+            for plan in self.plans.get(month, [])
+            for d in plan.decisions
+            if INDEX[actor] in d.deciders and d.when is None
+        ]
 
     def enact(self, plan: Plan, where: np.ndarray | None = None) -> None:
         """Apply an episode's exogenous effects, then pose its decisions in order.
@@ -401,6 +426,8 @@ class MultivectorModel(mesa.Model):
             for p, player in enumerate(decision.players):
                 u = uniforms(self.seed, self.replicate_ids, draw_key, player)
                 chosen[:, p] = draw(probabilities[:, p], u)
+                if (decision.key, player) in self.imposed:  # a player's choice made by hand
+                    chosen[:, p] = decision.options.index(self.imposed[decision.key, player])
             weights = np.eye(n_options)[chosen]
         chosen = np.where(mask[:, None], chosen, -1)
         self.consequences(decision, weights * mask[:, None, None], chosen)

@@ -12,6 +12,7 @@ the tasks ran locally or on Dask.
 import json
 import os
 import time
+import warnings
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -42,21 +43,50 @@ class Task:
     scenario: int
     first: int
     last: int  # exclusive
+    replicate_first: int = 0
+    replicate_last: int = 0  # exclusive
 
     @property
     def name(self) -> str:
         """The chunk's file name stem."""
-        return f"part-{self.scenario:03d}-{self.first:07d}"
+        return f"part-{self.scenario:03d}-{self.first:07d}-{self.replicate_first:07d}"
+
+    @property
+    def replicates(self) -> np.ndarray:
+        """The replicate numbers each of its samples runs."""
+        return np.arange(self.replicate_first, self.replicate_last)
+
+    @property
+    def runs(self) -> int:
+        """Runs in the task."""
+        return (self.last - self.first) * (self.replicate_last - self.replicate_first)
+
+
+REPLICATE_BLOCK = 1000
+"""Replicates summarised together in the decisions and outcomes tables. Fixed, so that those
+tables do not depend on how the sweep was cut into chunks."""
 
 
 def plan_tasks(design: Design, chunk_runs: int) -> list[Task]:
-    """Cut the experiment into tasks of about ``chunk_runs`` runs."""
-    per_task = max(1, chunk_runs // design.experiment.replicates)
-    return [
-        Task(s, first, min(first + per_task, design.samples))
-        for s in range(len(design.scenarios))
-        for first in range(0, design.samples, per_task)
-    ]
+    """Cut the experiment into tasks of about ``chunk_runs`` runs.
+
+    Samples are grouped while a sample's replicates fit in a chunk; a sample with more
+    replicates than that is split into ranges of whole replicate blocks.
+    """
+    replicates = design.experiment.replicates
+    tasks = []
+    for s in range(len(design.scenarios)):
+        if replicates <= chunk_runs:
+            per_task = max(1, chunk_runs // replicates)
+            for first in range(0, design.samples, per_task):
+                last = min(first + per_task, design.samples)
+                tasks.append(Task(s, first, last, 0, replicates))
+            continue
+        span = max(1, chunk_runs // REPLICATE_BLOCK) * REPLICATE_BLOCK
+        for sample in range(design.samples):
+            for start in range(0, replicates, span):
+                tasks.append(Task(s, sample, sample + 1, start, min(start + span, replicates)))
+    return tasks
 
 
 # --- running one task -----------------------------------------------------------------------
@@ -77,7 +107,7 @@ def _weight_arrays(design: Design, scenario: int, sample: int) -> tuple[np.ndarr
 
 def _blocks(design: Design, task: Task) -> Iterator[tuple[list[int], MultivectorModel]]:
     """Models to run for a task: one for all its samples if only weights vary, else one each."""
-    replicates = design.experiment.replicates
+    replicates = len(task.replicates)
     scenario = design.scenarios[task.scenario]
     base = design.base_parameters[task.scenario]
     seed = design.experiment.seed
@@ -105,7 +135,7 @@ def _blocks(design: Design, task: Task) -> Iterator[tuple[list[int], Multivector
             spec,
             rng=seed,
             parameters=parameters,
-            replicate_ids=np.tile(np.arange(replicates), len(group)),
+            replicate_ids=np.tile(task.replicates, len(group)),
             parameter_sets=sets,
         )
         yield group, model.run()
@@ -126,17 +156,22 @@ def _kept_months(design: Design, months: list[int]) -> list[int]:
 
 
 def _runs_table(
-    design: Design, scenario: str, group: list[int], recorder: Recorder
+    design: Design, task: Task, group: list[int], recorder: Recorder
 ) -> dict[str, np.ndarray]:
-    replicates = design.experiment.replicates
+    replicates = len(task.replicates)
     kept = _kept_months(design, recorder.months)
     alignment = recorder.alignment_array()[kept]  # (M, R*, 6)
     m, total = alignment.shape[:2]
     columns: dict[str, Any] = {
-        "scenario": np.full(m * total, scenario, dtype=object),
+        "scenario": pa.DictionaryArray.from_arrays(
+            np.zeros(m * total, dtype=np.int32), [design.scenarios[task.scenario].name]
+        ),
         "sample": np.tile(np.repeat(np.asarray(group, dtype=np.int32), replicates), m),
-        "replicate": np.tile(np.arange(replicates, dtype=np.int32), m * len(group)),
-        "month": np.repeat([month_label(recorder.months[k]) for k in kept], total),
+        "replicate": np.tile(task.replicates.astype(np.int32), m * len(group)),
+        "month": pa.DictionaryArray.from_arrays(
+            np.repeat(np.arange(len(kept), dtype=np.int32), total),
+            [month_label(recorder.months[k]) for k in kept],
+        ),
     }
     metrics = design.experiment.keep.metrics
     if "alignment" in metrics:
@@ -159,59 +194,70 @@ def _kept_decision(design: Design, key: str, deciders: tuple[int, ...]) -> bool:
     return KAZAKHSTAN in deciders and ">" not in key
 
 
+def _block_slices(task: Task) -> list[tuple[int, slice]]:
+    """The replicate blocks a task's replicates fall in, as slices of its replicate axis."""
+    out = []
+    for start in range(task.replicate_first, task.replicate_last, REPLICATE_BLOCK):
+        block = start // REPLICATE_BLOCK
+        stop = min((block + 1) * REPLICATE_BLOCK, task.replicate_last)
+        out.append((block, slice(start - task.replicate_first, stop - task.replicate_first)))
+    return out
+
+
 def _decision_rows(
-    design: Design, scenario: str, group: list[int], recorder: Recorder
+    design: Design, task: Task, group: list[int], recorder: Recorder
 ) -> dict[str, list]:
-    """Per sample: each kept decision's mean option probabilities, choice and posed shares."""
-    replicates = design.experiment.replicates
-    rows: dict[str, list] = {
-        k: []
-        for k in (
-            "scenario",
-            "sample",
-            "decision",
-            "month",
-            "decider",
-            "option",
-            "mean_probability",
-            "chosen_share",
-            "posed_share",
-        )
-    }
+    """Per sample and replicate block: each kept decision's option probabilities and choices.
+
+    Rows hold sums and counts (summed probabilities, times chosen, replicates posed), so
+    blocks combine exactly into per-sample figures.
+    """
+    replicates = len(task.replicates)
+    scenario = design.scenarios[task.scenario].name
+    rows: dict[str, list] = {name: [] for name in DECISION_SCHEMA.names}
+    blocks = _block_slices(task)
     for record in recorder.decisions:
         decision = record.decision
         if not _kept_decision(design, decision.key, decision.deciders):
             continue
         posed = record.posed.reshape(len(group), replicates)
-        probabilities = record.probabilities.reshape(
-            len(group), replicates, *record.probabilities.shape[1:]
+        probabilities = np.nan_to_num(
+            record.probabilities.reshape(len(group), replicates, *record.probabilities.shape[1:])
         )
         choices = record.choices.reshape(len(group), replicates, -1)
         for g, sample in enumerate(group):
-            where = posed[g]
-            count = int(where.sum())
-            for d, actor in enumerate(decision.deciders):
-                for o, option in enumerate(decision.options):
-                    mean = float(probabilities[g, where, d, o].mean()) if count else float("nan")
-                    chosen = float((choices[g, :, d] == o).sum() / replicates)
-                    rows["scenario"].append(scenario)
-                    rows["sample"].append(sample)
-                    rows["decision"].append(decision.key)
-                    rows["month"].append(month_label(record.month))
-                    rows["decider"].append(ACTORS[actor])
-                    rows["option"].append(option)
-                    rows["mean_probability"].append(mean)
-                    rows["chosen_share"].append(chosen)
-                    rows["posed_share"].append(count / replicates)
+            for block, where in blocks:
+                count = int(posed[g, where].sum())
+                if count == 0:
+                    continue  # rows only where posed, as a chunk records only what it posed
+                sums = probabilities[g, where].sum(axis=0)  # (D, O)
+                for d, actor in enumerate(decision.deciders):
+                    chosen = np.bincount(
+                        choices[g, where, d][choices[g, where, d] >= 0],
+                        minlength=len(decision.options),
+                    )
+                    for o, option in enumerate(decision.options):
+                        rows["scenario"].append(scenario)
+                        rows["sample"].append(sample)
+                        rows["block"].append(block)
+                        rows["decision"].append(decision.key)
+                        rows["month"].append(month_label(record.month))
+                        rows["decider"].append(ACTORS[actor])
+                        rows["option"].append(option)
+                        rows["probability_sum"].append(float(sums[d, o]))
+                        rows["chosen"].append(int(chosen[o]))
+                        rows["posed"].append(count)
+                        rows["replicates"].append(where.stop - where.start)
     return rows
 
 
 def _outcome_rows(
-    design: Design, scenario: str, group: list[int], recorder: Recorder
+    design: Design, task: Task, group: list[int], recorder: Recorder
 ) -> dict[str, list]:
-    """Per sample: the share of replicates in which each outcome happened."""
-    replicates = design.experiment.replicates
-    rows: dict[str, list] = {"scenario": [], "sample": [], "outcome": [], "share": []}
+    """Per sample and replicate block: in how many replicates each outcome happened."""
+    replicates = len(task.replicates)
+    scenario = design.scenarios[task.scenario].name
+    rows: dict[str, list] = {name: [] for name in OUTCOME_SCHEMA.names}
     latest: dict[str, tuple[tuple[int, ...], np.ndarray, tuple[str, ...]]] = {}
     for record in recorder.decisions:
         key = record.decision.key
@@ -232,27 +278,34 @@ def _outcome_rows(
             column = choices[:, deciders.index(INDEX[condition.actor])]
             wanted = [k for k, name in enumerate(options) if name in condition.chose]
             happened &= np.isin(column, wanted)
-        shares = happened.reshape(len(group), replicates).mean(axis=1)
+        happened = happened.reshape(len(group), replicates)
         for g, sample in enumerate(group):
-            rows["scenario"].append(scenario)
-            rows["sample"].append(sample)
-            rows["outcome"].append(outcome.name)
-            rows["share"].append(float(shares[g]))
+            for block, where in _block_slices(task):
+                rows["scenario"].append(scenario)
+                rows["sample"].append(sample)
+                rows["block"].append(block)
+                rows["outcome"].append(outcome.name)
+                rows["happened"].append(int(happened[g, where].sum()))
+                rows["replicates"].append(where.stop - where.start)
     return rows
 
 
 def run_task(design: Design, task: Task) -> dict[str, pa.Table]:
     """Run one task and return its runs, decisions and outcomes tables."""
-    name = design.scenarios[task.scenario].name
     parts: dict[str, list[pa.Table]] = {t: [] for t in TABLES}
     for group, model in _blocks(design, task):
         recorder = model.recorder
-        parts["runs"].append(pa.table(_runs_table(design, name, group, recorder)))
+        runs = pa.table(_runs_table(design, task, group, recorder))
+        # built as dictionaries (cheap), stored as plain strings (Parquet encodes them anyway)
+        for column in ("scenario", "month"):
+            decoded = runs.column(column).combine_chunks().dictionary_decode()
+            runs = runs.set_column(runs.schema.get_field_index(column), column, decoded)
+        parts["runs"].append(runs)
         parts["decisions"].append(
-            pa.table(_decision_rows(design, name, group, recorder), schema=DECISION_SCHEMA)
+            pa.table(_decision_rows(design, task, group, recorder), schema=DECISION_SCHEMA)
         )
         parts["outcomes"].append(
-            pa.table(_outcome_rows(design, name, group, recorder), schema=OUTCOME_SCHEMA)
+            pa.table(_outcome_rows(design, task, group, recorder), schema=OUTCOME_SCHEMA)
         )
     return {t: pa.concat_tables(tables) for t, tables in parts.items()}
 
@@ -261,21 +314,25 @@ DECISION_SCHEMA = pa.schema(
     [
         ("scenario", pa.string()),
         ("sample", pa.int64()),
+        ("block", pa.int64()),
         ("decision", pa.string()),
         ("month", pa.string()),
         ("decider", pa.string()),
         ("option", pa.string()),
-        ("mean_probability", pa.float64()),
-        ("chosen_share", pa.float64()),
-        ("posed_share", pa.float64()),
+        ("probability_sum", pa.float64()),
+        ("chosen", pa.int64()),
+        ("posed", pa.int64()),
+        ("replicates", pa.int64()),
     ]
 )
 OUTCOME_SCHEMA = pa.schema(
     [
         ("scenario", pa.string()),
         ("sample", pa.int64()),
+        ("block", pa.int64()),
         ("outcome", pa.string()),
-        ("share", pa.float64()),
+        ("happened", pa.int64()),
+        ("replicates", pa.int64()),
     ]
 )
 
@@ -445,12 +502,16 @@ def _run_local(
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor, as_completed
 
-    context = multiprocessing.get_context("spawn")
+    context = multiprocessing.get_context(_start_method())
     with ProcessPoolExecutor(
         workers, mp_context=context, initializer=_init_worker, initargs=(design,)
     ) as pool:
         tries = dict.fromkeys(tasks, 0)
-        pending = {pool.submit(_run_in_worker, t): t for t in tasks}
+        with warnings.catch_warnings():
+            # the only other threads are numpy's and Arrow's idle pools, which re-initialise
+            # themselves in a forked child (both register at-fork handlers)
+            warnings.filterwarnings("ignore", "This process .* is multi-threaded")
+            pending = {pool.submit(_run_in_worker, t): t for t in tasks}
         try:
             while pending:
                 future = next(as_completed(pending))
@@ -469,6 +530,21 @@ def _run_local(
             for process in processes:
                 process.kill()  # do not wait for running chunks on Ctrl-C
             raise
+
+
+def _start_method() -> str:
+    """Fork where it is safe (POSIX, no other Python threads), else spawn.
+
+    A forked worker starts at once with the model already imported; a spawned one imports
+    numpy, pandas and Mesa again, which takes over a second. Forking a process that runs other
+    Python threads (a progress display, a Dask client) can deadlock, so then they are spawned.
+    """
+    import multiprocessing
+    import threading
+
+    if "fork" in multiprocessing.get_all_start_methods() and threading.active_count() == 1:
+        return "fork"
+    return "spawn"
 
 
 def _attempts(
@@ -545,8 +621,7 @@ def sweep(
     tasks = plan_tasks(design, chunk_runs)
     prepare(out, design, chunk_runs, tasks, resume)
     todo = [t for t in tasks if not done(out, t)]
-    replicates = design.experiment.replicates
-    runs_done = sum((t.last - t.first) * replicates for t in tasks if t not in todo)
+    runs_done = sum(t.runs for t in tasks if t not in todo)
     if progress:
         progress(runs_done, design.runs)
     workers = workers or os.cpu_count() or 1
@@ -557,7 +632,7 @@ def sweep(
             failed.append((task.name, error or "unknown error"))
             continue
         write_chunk(out, task, tables)
-        runs_done += (task.last - task.first) * replicates
+        runs_done += task.runs
         if progress:
             progress(runs_done, design.runs)
     report = Report(

@@ -89,6 +89,44 @@ class SweepResults:
         months = self.table("runs", ["month"]).column("month")
         return pc.max(months).as_py()
 
+    def decision_means(self) -> Any:
+        """Per sample and option of every kept decision: its probabilities and choices.
+
+        Returns:
+            A pandas frame with the mean probability where posed and the share of replicates
+            choosing it, the replicate blocks combined.
+        """
+        table = self.table("decisions")
+        keys = ["scenario", "sample", "decision", "decider", "option"]
+        grouped = (
+            table.group_by(keys)
+            .aggregate(
+                [
+                    ("probability_sum", "sum"),
+                    ("posed", "sum"),
+                    ("chosen", "sum"),
+                    ("replicates", "sum"),
+                ]
+            )
+            .to_pandas()
+        )
+        posed = grouped["posed_sum"].where(grouped["posed_sum"] > 0)
+        grouped["mean_probability"] = grouped["probability_sum_sum"] / posed
+        # blocks where a decision was not posed have no row: divide by all replicates
+        grouped["chosen_share"] = grouped["chosen_sum"] / self.manifest["replicates_per_sample"]
+        return grouped
+
+    def outcome_shares(self) -> Any:
+        """Per scenario, sample and outcome: the share of replicates in which it happened."""
+        table = self.table("outcomes")
+        grouped = (
+            table.group_by(["scenario", "sample", "outcome"])
+            .aggregate([("happened", "sum"), ("replicates", "sum")])
+            .to_pandas()
+        )
+        grouped["share"] = grouped["happened_sum"] / grouped["replicates_sum"]
+        return grouped.sort_values(["scenario", "outcome", "sample"]).reset_index(drop=True)
+
     def sample_means(self, scenario: str) -> dict[str, np.ndarray]:
         """Per sample, the mean over replicates of each end-state metric (sample order)."""
         last = self.last_month()
@@ -204,12 +242,9 @@ def end_state(results: SweepResults, out: Path) -> Path:
 
 def decision_distributions(results: SweepResults, out: Path, top: int = 6) -> Path | None:
     """For the key decisions, each option's mean probability across samples (box plots)."""
-    table = results.table(
-        "decisions", ["scenario", "decision", "decider", "option", "sample", "mean_probability"]
-    )
-    if table.num_rows == 0:
+    frame = results.decision_means()
+    if frame.empty:
         return None
-    frame = table.to_pandas()
     frame = frame[frame["decider"] == "KAZ"] if (frame["decider"] == "KAZ").any() else frame
     spread = (
         frame.groupby(["scenario", "decision", "option"])["mean_probability"]
@@ -347,19 +382,19 @@ def input_scatter(results: SweepResults, out: Path) -> Path | None:
 
 def outcome_scatter(results: SweepResults, out: Path) -> Path | None:
     """The share of replicates in which each outcome happened, against each input."""
-    outcomes = results.table("outcomes")
-    if outcomes.num_rows == 0 or not results.inputs:
+    outcomes = results.outcome_shares()
+    if outcomes.empty or not results.inputs:
         return None
-    names = sorted(set(outcomes.column("outcome").to_pylist()))
+    names = sorted(set(outcomes["outcome"]))
     inputs = results.inputs
     fig, axes = _figure(len(names), len(inputs), (5.0 * len(inputs), 4.0 * len(names)))
     samples = results.samples
     for r, name in enumerate(names):
-        part = outcomes.filter(pc.field("outcome") == name)
+        part = outcomes[outcomes["outcome"] == name]
         for c, spec in enumerate(inputs):
             ax = axes[r, c]
-            x = samples.column(spec["target"]).to_numpy()[part.column("sample").to_numpy()]
-            y = part.column("share").to_numpy()
+            x = samples.column(spec["target"]).to_numpy()[part["sample"].to_numpy()]
+            y = part["share"].to_numpy()
             ax.scatter(x, y, s=14, alpha=0.6, color="#4a6fa5")
             edges = np.unique(np.quantile(x, np.linspace(0, 1, 9)))
             if len(edges) > 2:
@@ -396,11 +431,12 @@ def grid_heatmaps(results: SweepResults, out: Path) -> Path | None:
     panels: list[tuple[str, np.ndarray, str, tuple[float, float] | None]] = []
     for metric in [m for m in results.metrics() if m.startswith("alignment_")]:
         panels.append((METRIC_LABELS[metric], means[metric], "RdBu", None))
-    outcomes = results.table("outcomes", filter=pc.field("scenario") == scenario)
-    for name in sorted(set(outcomes.column("outcome").to_pylist())):
-        part = outcomes.filter(pc.field("outcome") == name)
+    outcomes = results.outcome_shares()
+    outcomes = outcomes[outcomes["scenario"] == scenario]
+    for name in sorted(set(outcomes["outcome"])):
+        part = outcomes[outcomes["outcome"] == name]
         share = np.full(results.manifest["samples"], np.nan)
-        share[part.column("sample").to_numpy()] = part.column("share").to_numpy()
+        share[part["sample"].to_numpy()] = part["share"].to_numpy()
         panels.append((f"P({name})", share[means["sample"]], "viridis", (0.0, 1.0)))
     cols = min(3, len(panels))
     rows = (len(panels) + cols - 1) // cols

@@ -34,6 +34,7 @@ class World:
     dependence_shift: np.ndarray
     last_choice: dict[str, np.ndarray] = field(default_factory=dict)
     labels: dict[str, int] = field(default_factory=dict)
+    dependence_version: int = 0  # counts changes of dependence_shift, for caches
 
     @classmethod
     def start(cls, baseline: np.ndarray, replicates: int) -> "World":
@@ -99,6 +100,7 @@ class World:
         change = effect.delta * weight
         if effect.kind == "dependence":
             self.dependence_shift[:, a, b] += change
+            self.dependence_version += 1
             return
         target = self.mood if effect.kind == "mood" else self.relation
         target[:, a, b] = np.clip(target[:, a, b] + change, -1.0, 1.0)

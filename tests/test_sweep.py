@@ -114,9 +114,11 @@ def dataset(folder: Path) -> dict[str, pd.DataFrame]:
     out = {}
     for name in TABLES:
         frame = pq.read_table(folder / name).to_pandas()
-        keys = [c for c in frame.columns if frame[c].dtype == object or c in ("sample",)]
-        keys += [c for c in ("replicate",) if c in frame.columns]
-        out[name] = frame.sort_values(keys).reset_index(drop=True)
+        for column in frame.columns:
+            if isinstance(frame[column].dtype, pd.CategoricalDtype):
+                frame[column] = frame[column].astype(str)
+        keys = [c for c in frame.columns if frame[c].dtype.kind not in "f"]
+        out[name] = frame.sort_values(keys, kind="mergesort").reset_index(drop=True)
     return out
 
 
@@ -282,7 +284,7 @@ def test_failed_chunk_is_retried_then_reported(shock_design, monkeypatch, tmp_pa
     out = tmp_path / "out"
     report = sweep(shock_design, out, workers=1)
     assert calls[3] == 2 and calls[6] == engine.RETRIES + 1
-    assert [c for c, _ in report.failed] == ["part-000-0000006"]
+    assert [c for c, _ in report.failed] == ["part-000-0000006-0000000"]
     assert "always" in report.failed[0][1]
     assert not (out / "complete.json").exists()
     monkeypatch.setattr(engine, "run_task", real)
@@ -304,14 +306,17 @@ def test_resume_refuses_a_different_experiment(shock_design, reference, tmp_path
 
 
 def test_outcomes_agree_with_the_choices(reference):
-    """An outcome of one choice has the share with which that choice was made."""
-    outcomes = pq.read_table(reference / "outcomes").to_pandas().sort_values("sample")
-    decisions = pq.read_table(reference / "decisions").to_pandas()
+    """An outcome of one choice happens exactly as often as that choice was made."""
+    from model.sweep_plots import SweepResults
+
+    results = SweepResults(reference)
+    outcomes = results.outcome_shares()
+    decisions = results.decision_means()
     chosen = decisions[
         (decisions["decision"] == "pressure/compliance-kaz")
         & (decisions["option"] == "help_circumvent")
     ].sort_values("sample")
-    assert np.allclose(outcomes["share"].to_numpy(), chosen["chosen_share"].to_numpy())
+    assert np.array_equal(outcomes["share"].to_numpy(), chosen["chosen_share"].to_numpy())
     assert outcomes["share"].between(0, 1).all() and outcomes["share"].std() > 0
 
 
@@ -391,3 +396,25 @@ def test_shipped_experiments_load():
     sobol = load_experiment(ROOT / "experiments" / "sensitivity_sobol.toml")
     assert sobol.samples == 2304 and sobol.batched
     assert load_scenario(ROOT / "scenarios" / "sanctions_and_russian_pressure_2023.toml")
+
+
+def test_samples_with_many_replicates_split_into_replicate_blocks(tmp_path, monkeypatch):
+    """A sample's replicates split across chunks give the same dataset as one chunk."""
+    import model.sweep as engine
+
+    monkeypatch.setattr(engine, "REPLICATE_BLOCK", 10)
+    experiment = SHOCK_EXPERIMENT.replace("samples = 12", "samples = 2").replace(
+        "replicates = 15", "replicates = 30"
+    )
+    design = load_experiment(write(tmp_path, experiment))
+    split = engine.plan_tasks(design, 10)
+    assert [(t.first, t.replicate_first, t.replicate_last) for t in split][:3] == [
+        (0, 0, 10),
+        (0, 10, 20),
+        (0, 20, 30),
+    ]
+    sweep(design, tmp_path / "split", workers=1, chunk_runs=10)
+    sweep(design, tmp_path / "whole", workers=1, chunk_runs=100)
+    assert_same(tmp_path / "split", tmp_path / "whole")
+    blocks = pq.read_table(tmp_path / "whole" / "outcomes").to_pandas()
+    assert sorted(set(blocks["block"])) == [0, 1, 2]
