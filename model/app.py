@@ -17,7 +17,6 @@ import html
 import io
 import os
 import threading
-from collections.abc import Callable
 
 import matplotlib
 
@@ -39,7 +38,7 @@ from model.actors import ACTOR_NAMES, ACTORS, INDEX, POLES  # noqa: E402
 from model.calendar import month_fraction, month_label  # noqa: E402
 from model.library import Decision  # noqa: E402
 from model.teaching import (  # noqa: E402
-    SHOCK_SLOTS,
+    SHOCK_PREFIX,
     WEIGHTS,
     Debrief,
     DeciderSummary,
@@ -49,6 +48,7 @@ from model.teaching import (  # noqa: E402
     outcome,
     plain,
     scenario_files,
+    scenario_label,
     shock_label,
     summarise,
 )
@@ -330,13 +330,20 @@ def debrief_figure(result: Debrief) -> bytes:
 def model_params(model: TeachingModel) -> dict:
     """SolaraViz's model parameters, starting from the values the current run was built with.
 
-    The scenario and play mode are fixed here (the page's own controls change them and start
-    a new run); Mesa's Reset rebuilds the model with the sliders' values.
+    Mesa's Reset builds a new :class:`TeachingModel` from them: the scenario, play mode,
+    seed, runs, Kazakhstan's weights and one intensity slider per shock of the current
+    scenario (named after the shock, so that a slider left over from another scenario is
+    ignored).
     """
     settings = model.settings
     params: dict = {
-        "scenario_file": settings["scenario_file"],
-        "play": settings["play"],
+        "scenario_file": {
+            "type": "Select",
+            "value": scenario_label(model.scenario_file),
+            "values": [scenario_label(name) for name in scenario_files()],
+            "label": "Scenario",
+        },
+        "play": {"type": "Checkbox", "value": model.play, "label": "Play as Kazakhstan"},
         "seed": {"type": "InputText", "value": settings["seed"], "label": "Seed (a whole number)"},
         "replicates": {
             "type": "SliderInt",
@@ -356,59 +363,41 @@ def model_params(model: TeachingModel) -> dict:
             "step": 0.1,
             "label": f"Weight: {term} (\u00d7)",
         }
-    shocks = model.scenario_spec.shock
-    for k in range(SHOCK_SLOTS):
-        name = f"shock_{k + 1}"
-        if k < len(shocks):
-            params[name] = {
-                "type": "SliderFloat",
-                "value": float(shocks[k].intensity),
-                "min": 0.0,
-                "max": 2.0,
-                "step": 0.1,
-                "label": f"Shock {k + 1} intensity",
-            }
-        else:
-            params[name] = None
+    for k, shock in enumerate(model.scenario_spec.shock):
+        params[SHOCK_PREFIX + shock.name] = {
+            "type": "SliderFloat",
+            "value": float(shock.intensity),
+            "min": 0.0,
+            "max": 2.0,
+            "step": 0.1,
+            "label": f"Shock {k + 1} intensity",
+        }
     return params
 
 
 @solara.component
-def ScenarioCard(model: TeachingModel, restart: Callable[..., None]) -> None:
-    """Choose the scenario and play mode; each choice starts a new run."""
-    names = scenario_files()
-    labels = {n: n.removesuffix(".toml").replace("_", " ") for n in names}
-    by_label = {v: k for k, v in labels.items()}
-
-    def pick(label: str) -> None:
-        restart(scenario_file=by_label[label], shock_1=None, shock_2=None, shock_3=None)
-
-    with solara.Card("Scenario", classes=["mv-scenario"]):
-        solara.Select(
-            label="Scenario",
-            values=list(labels.values()),
-            value=labels[model.scenario_file],
-            on_value=pick,
-        )
-        note(f"<i>{esc(model.scenario_spec.question)}</i>")
-        solara.Switch(
-            label="Play as Kazakhstan",
-            value=model.play,
-            on_value=lambda on: restart(play=on),
-        )
-        shocks = "".join(
-            f"<li><b>Shock {k + 1}</b> ({esc(shock.date)}): {esc(shock_label(shock))}</li>"
-            for k, shock in enumerate(model.scenario_spec.shock[:SHOCK_SLOTS])
-        )
-        weights = "".join(f"<li><b>{t}</b>: {esc(m)}</li>" for t, m in WEIGHTS.items())
+def ScenarioCard(model: TeachingModel) -> None:
+    """What the current scenario asks, its shocks, and what the weights mean."""
+    shocks = "".join(
+        f"<li><b>Shock {k + 1}</b> ({esc(shock.date)}): {esc(shock_label(shock))}</li>"
+        for k, shock in enumerate(model.scenario_spec.shock)
+    )
+    weights = "".join(f"<li><b>{t}</b>: {esc(m)}</li>" for t, m in WEIGHTS.items())
+    with solara.Card("This run", classes=["mv-scenario"]):
         note(
-            (f"<p>Shocks in this scenario:</p><ul>{shocks}</ul>" if shocks else "")
-            + "<p>Kazakhstan's utility weights, as multiples of the calibrated ones "
-            f"(\u00d71 as calibrated, \u00d70 ignores it):</p><ul>{weights}</ul>"
-            "<p>Changing the scenario or play mode starts a new run. Move a slider under "
-            "<i>Model Parameters</i>, then press <b>Reset</b> to apply it.</p>",
+            f"<p><b>{esc(scenario_label(model.scenario_file))}</b>: "
+            f"<i>{esc(model.scenario_spec.question)}</i></p>"
+            + (f"<p>Shocks:</p><ul>{shocks}</ul>" if shocks else "<p>No shocks.</p>")
+            + "<p>To change the scenario, play mode, seed or a slider under <i>Model "
+            "Parameters</i>, set it, then press <b>Reset</b>: that starts a new run.</p>",
             "mv-help",
         )
+        with solara.Details("What the weights mean"):
+            note(
+                "<p>Kazakhstan's utility weights, as multiples of the calibrated ones "
+                f"(\u00d71 as calibrated, \u00d70 ignores it):</p><ul>{weights}</ul>",
+                "mv-help",
+            )
 
 
 @solara.component
@@ -429,7 +418,7 @@ def Status(model: TeachingModel) -> None:
     )
     shocks = "".join(
         f" \u00b7 shock {k + 1} intensity {shock.intensity:.1f}"
-        for k, shock in enumerate(model.scenario_spec.shock[:SHOCK_SLOTS])
+        for k, shock in enumerate(model.scenario_spec.shock)
     )
     body = (
         f'<div class="mv-question">{esc(model.scenario_spec.question)}</div>'
@@ -481,10 +470,11 @@ def log_html(model: TeachingModel, highlight: int, kazakhstan_only: bool) -> str
     )
 
 
-def step_name(decision: Decision) -> str:
-    """Which of an episode's decisions this is; empty for votes and answers."""
-    name = decision.key.split("/")[-1]
-    return "" if ">" in decision.key or name == "vote" else plain(name.replace("-", " "))
+def step_name(decision: Decision | str) -> str:
+    """Which of an episode's decisions this is (by decision or key); empty for votes, answers."""
+    key = decision if isinstance(decision, str) else decision.key
+    name = key.split("/")[-1]
+    return "" if ">" in key or name == "vote" else plain(name.replace("-", " "))
 
 
 def decision_label(decision: Decision) -> str:
@@ -582,7 +572,9 @@ def outcome_html(result: Outcome) -> str:
         f"{who(code)} {result.before[k]:+.2f} \u2192 {result.now[k]:+.2f}"
         for k, code in enumerate(POLES)
     )
-    lines.append(f"<div>Kazakhstan's median alignment since: {shift}</div>")
+    lines.append(
+        f"<div>Kazakhstan's median alignment, the month before the choice \u2192 now: {shift}</div>"
+    )
     return "".join(lines)
 
 
@@ -673,6 +665,11 @@ def debrief_html(result: Debrief) -> str:
     """The debrief table: each decision, the student's choice, Astana's, the model's odds."""
     rows = []
     for row in result.rows:
+        name = (
+            f" <span class='mv-muted'>({esc(step_name(row.key))})</span>"
+            if step_name(row.key)
+            else ""
+        )
         mark = ""
         if row.as_history is True:
             mark = ' <span class="mv-match">= Astana</span>'
@@ -689,7 +686,7 @@ def debrief_html(result: Debrief) -> str:
             else '<span class="mv-muted">not documented</span>'
         )
         rows.append(
-            f"<tr><td>{row.date}</td><td>{esc(plain(row.title))}</td><td>{student}</td>"
+            f"<tr><td>{row.date}</td><td>{esc(plain(row.title))}{name}</td><td>{student}</td>"
             f"<td>{history}</td>"
             f"<td>{option_list(row.options, np.array(row.probabilities))}</td></tr>"
         )
@@ -699,7 +696,7 @@ def debrief_html(result: Debrief) -> str:
     )
     return (
         f"<p class='mv-summary'>{esc(result.summary())}</p>"
-        '<div class="mv-scroll"><table class="mv-table">'
+        '<div><table class="mv-table">'
         f"<thead>{head}</thead><tbody>{''.join(rows)}</tbody></table></div>"
     )
 
@@ -776,21 +773,17 @@ def Dashboard(model: TeachingModel) -> None:
 def Page() -> None:
     """The app: one model per browser session, Mesa's controls, and the dashboard."""
     initial = solara.use_memo(TeachingModel, dependencies=[])
-    model = solara.use_reactive(initial)
+    model = solara.use_reactive(initial)  # this session's own run; Mesa's Reset replaces it
     current = model.value
-
-    def restart(**changes: object) -> None:
-        model.value = TeachingModel(**{**current.settings, **changes})
-
     with solara.Sidebar():
-        ScenarioCard(current, restart)
+        ScenarioCard(current)
     SolaraViz(
         model,
         components=[],
         model_params=model_params(current),
         name=TITLE,
         play_interval=150,
-    ).key(f"{current.scenario_file}|{current.play}")
+    )
     Dashboard(current)
 
 

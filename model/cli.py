@@ -553,17 +553,22 @@ def sweep(
     if as_json:
         sys.stdout.write(json.dumps(summary, indent=2) + "\n")
     else:
+        scenarios = len(design.scenarios)
         typer.echo(
-            f"{design.experiment.name}: {design.runs:,} runs ({len(design.scenarios)} scenarios x "
-            f"{design.samples} samples x {design.experiment.replicates} replicates) in "
-            f"{report.seconds:.1f} s; chunks {report.chunks} ({report.already_done} kept from "
-            f"before, {report.ran} run now); wrote {folder}/"
+            f"{design.experiment.name}: {design.runs:,} runs ({scenarios} "
+            f"scenario{'s' * (scenarios != 1)} x {design.samples} samples x "
+            f"{design.experiment.replicates} replicates) in {report.seconds:.1f} s; chunks "
+            f"{report.chunks} ({report.already_done} kept from before, {report.ran} run now); "
+            + ("wrote" if not report.failed else "incomplete results in")
+            + f" {folder}/"
         )
     if report.failed:
         for chunk, error in report.failed:
             typer.echo(f"error: chunk {chunk} failed after retries: {error}", err=True)
+        count = len(report.failed)
         typer.echo(
-            f"run again with --resume to retry the {len(report.failed)} failed chunks", err=True
+            f"run again with --resume to retry the {count} failed chunk{'s' * (count != 1)}",
+            err=True,
         )
         raise typer.Exit(code=1)
 

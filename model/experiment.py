@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import numpy as np
-from pydantic import Field, model_validator
+from pydantic import Field, ValidationError, model_validator
 
 from model.errors import InputError
 from model.parameters import TERMS, Parameters
@@ -144,7 +144,7 @@ class Keep(Strict):
         months: ``all`` months, each ``december``, or only the ``last``.
         metrics: Columns of the runs table.
         decisions: Decision keys whose per-sample probabilities are kept (default: every
-            decision Kazakhstan takes in the scenarios' shocks).
+            decision Kazakhstan takes, documented or from a shock; reactions excluded).
     """
 
     months: Literal["all", "december", "last"] = "december"
@@ -224,6 +224,15 @@ class Design:
         return tuple(scenario_parameters(s) for s in self.scenarios)
 
     @cached_property
+    def file_parameters(self) -> tuple[Parameters, ...]:
+        """Each scenario's parameter file as written, without its overrides."""
+        from model.parameters import load_parameters
+
+        return tuple(
+            load_parameters(Path(s.parameters) if s.parameters else None) for s in self.scenarios
+        )
+
+    @cached_property
     def calibration_sets(self) -> tuple[tuple[np.ndarray, np.ndarray], ...]:
         """Per scenario, weights (samples, 6, T) and precisions drawn from the calibration."""
         from model.calibration import draw_parameters
@@ -242,7 +251,7 @@ class Design:
             _, name, field = spec.target.split(".")
             value: Any = self.values[sample, i]
             if field == "duration_months":
-                value = int(round(value))
+                value = int(value)
             for k, shock in enumerate(shocks):
                 if shock.name == name:
                     shocks[k] = shock.model_copy(update={field: value})
@@ -251,7 +260,7 @@ class Design:
     def sample_parameters(self, base: Parameters, sample: int) -> Parameters:
         """The parameters with a sample's parameter inputs applied."""
         changes = {
-            spec.target.replace(".", "__"): float(self.values[sample, i])
+            spec.target.replace(".", "__"): _number(self.values[sample, i])
             for i, spec in enumerate(self.experiment.input)
             if not spec.is_shock
         }
@@ -268,8 +277,25 @@ class Design:
         }
 
 
+def _number(value: float) -> int | float:
+    """A whole number as an int (a count parameter takes no 2.0), anything else as a float."""
+    return int(value) if float(value).is_integer() else float(value)
+
+
 def sample_values(experiment: Experiment) -> np.ndarray:
-    """Input values per sample, shape (samples, inputs), from the sampler and the seed."""
+    """Input values per sample, shape (samples, inputs), from the sampler and the seed.
+
+    Durations are rounded to whole months here, so the values recorded are the values run.
+    """
+    values = _unit_values(experiment)
+    for k, spec in enumerate(experiment.input):
+        if spec.target.endswith(".duration_months"):
+            values[:, k] = np.round(values[:, k])
+    return values
+
+
+def _unit_values(experiment: Experiment) -> np.ndarray:
+    """Input values per sample before rounding."""
     inputs = experiment.input
     if not inputs:
         return np.zeros((experiment.samples, 0))
@@ -315,25 +341,81 @@ def _check_targets(path: Path, design: Design) -> None:
             continue
         for base in design.base_parameters:
             try:
-                value = float(design.values[0, position]) if design.samples else 0.0
+                value = _number(design.values[0, position]) if design.samples else 0.0
                 base.with_values(**{spec.target.replace(".", "__"): value})
             except InputError as error:
+                if "valid integer" in error.problem:
+                    continue  # a count parameter: its values are checked one by one below
                 raise InputError(path, where, error.problem) from None
             except (AttributeError, TypeError):
                 raise InputError(path, where, "not a parameter") from None
-    # the extremes of every input stand for the rest (checking 100,000 samples would take long)
-    extremes = sorted({int(k) for k in (*design.values.argmin(0), *design.values.argmax(0))})
-    for sample in extremes or [0]:
-        for scenario, base in zip(design.scenarios, design.base_parameters, strict=True):
+
+
+def _check_values(path: Path, design: Design) -> None:
+    """Each input's smallest and largest value must be valid where it lands."""
+    for position, spec in enumerate(design.experiment.input):
+        column = design.values[:, position]
+        for sample in sorted({int(column.argmin()), int(column.argmax())}):
+            value = _number(column[sample])
+            where = f"input[{position}]({spec.name})"
             try:
-                design.sample_parameters(base, sample)
-                shocked = design.sample_scenario(scenario, sample)
-                Scenario.model_validate(shocked.model_dump())
+                for scenario, base in zip(design.scenarios, design.base_parameters, strict=True):
+                    if not spec.is_shock:
+                        base.with_values(**{spec.target.replace(".", "__"): value})
+                        continue
+                    _, name, field = spec.target.split(".")
+                    for shock in scenario.shock:
+                        if shock.name == name:
+                            type(shock).model_validate(shock.model_dump() | {field: value})
             except InputError as error:
-                raise InputError(path, "input", f"sample {sample}: {error.problem}") from None
-            except ValueError as error:
-                problem = " ".join(str(error).split())
-                raise InputError(path, "input", f"sample {sample}: {problem}") from None
+                raise InputError(path, where, f"value {value:g}: {error.problem}") from None
+            except ValidationError as error:
+                problem = error.errors()[0]["msg"]
+                raise InputError(path, where, f"value {value:g}: {problem}") from None
+
+
+def _known_decisions(design: Design) -> dict[str, tuple[set[str], set[str]]]:
+    """Every decision the scenarios can pose, by key: its deciders and its options."""
+    from model.library import VOTE_OPTIONS, load_library
+    from model.shocks import compile_shock
+
+    known: dict[str, tuple[set[str], set[str]]] = {}
+    for scenario in design.scenarios:
+        episodes = list(load_library(tuple(Path(f) for f in scenario.episodes)).episodes.values())
+        for shock in scenario.shock:
+            compiled = compile_shock(shock)
+            episodes += [e for e in (compiled.onset, compiled.ending) if e is not None]
+        for episode in episodes:
+            if episode.kind == "un_vote":
+                everyone = {"KAZ", "RUS", "USA", "CHN", "BLR", "UKR"}
+                known[f"{episode.id}/vote"] = (everyone, set(VOTE_OPTIONS))
+            for decision in episode.decision:
+                options = {o.name for o in decision.option}
+                known[f"{episode.id}/{decision.name}"] = (set(decision.deciders), options)
+    return known
+
+
+def _check_decisions(path: Path, design: Design) -> None:
+    """Outcomes and kept decisions must name decisions, deciders and options that exist."""
+    known = _known_decisions(design)
+    for k, outcome in enumerate(design.experiment.outcome):
+        for c, condition in enumerate(outcome.all):
+            where = f"outcome[{k}]({outcome.name}).all[{c}]"
+            if condition.decision not in known:
+                raise InputError(
+                    path,
+                    f"{where}.decision",
+                    f"no decision '{condition.decision}' in the scenarios",
+                )
+            deciders, options = known[condition.decision]
+            if condition.actor not in deciders:
+                raise InputError(path, f"{where}.actor", f"{condition.actor} does not decide it")
+            unknown = sorted(set(condition.chose) - options)
+            if unknown:
+                raise InputError(path, f"{where}.chose", f"{unknown} not among {sorted(options)}")
+    for k, key in enumerate(design.experiment.keep.decisions or []):
+        if key not in known:
+            raise InputError(path, f"keep.decisions[{k}]", f"no decision '{key}' in the scenarios")
 
 
 def load_experiment(path: Path) -> Design:
@@ -363,6 +445,8 @@ def load_experiment(path: Path) -> Design:
         values,
     )
     _check_targets(path, design)
+    _check_values(path, design)
+    _check_decisions(path, design)
     if experiment.calibration_draws:
         for base in design.base_parameters:
             if base.spec.calibration is None:

@@ -94,13 +94,14 @@ def plan_tasks(design: Design, chunk_runs: int) -> list[Task]:
 
 def _weight_arrays(design: Design, scenario: int, sample: int) -> tuple[np.ndarray, np.ndarray]:
     """A sample's utility weights (6, T) and precisions (6,)."""
-    base = design.base_parameters[scenario]
-    changed = design.sample_parameters(base, sample)
+    changed = design.sample_parameters(design.base_parameters[scenario], sample)
     if not design.experiment.calibration_draws:
         return changed.weights, changed.precision
     weights, precision = (a[sample].copy() for a in design.calibration_sets[scenario])
-    # explicit inputs take precedence over the draw where they change a value
-    moved_w, moved_p = changed.weights != base.weights, changed.precision != base.precision
+    # inputs and the scenario's overrides take precedence over the draw where they set a value
+    written = design.file_parameters[scenario]
+    moved_w = changed.weights != written.weights
+    moved_p = changed.precision != written.precision
     weights[moved_w], precision[moved_p] = changed.weights[moved_w], changed.precision[moved_p]
     return weights, precision
 
@@ -417,6 +418,24 @@ def write_chunk(out: Path, task: Task, tables: dict[str, pa.Table]) -> None:
         path.replace(final)
 
 
+def _comparable(value: Any) -> Any:
+    """A manifest entry without the file paths, which may be written differently on resume."""
+    if isinstance(value, dict):
+        return {k: _comparable(v) for k, v in value.items() if k != "file"}
+    if isinstance(value, list):
+        return [_comparable(v) for v in value]
+    return value
+
+
+def resumed_chunk_runs(out: Path) -> int | None:
+    """The chunk size of the sweep already in ``out``, if any."""
+    existing = out / "manifest.json"
+    try:
+        return int(json.loads(existing.read_text())["chunk_runs"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
 def prepare(out: Path, design: Design, chunk_runs: int, tasks: list[Task], resume: bool) -> None:
     """Create the results folder, or check that it holds the same experiment when resuming."""
     wanted = manifest(design, chunk_runs, tasks)
@@ -434,11 +453,12 @@ def prepare(out: Path, design: Design, chunk_runs: int, tasks: list[Task], resum
             "design",
             "package_version",
             "library_sha256",
+            "shock_templates_sha256",
             "chunk_runs",
             "keep",
             "outcomes",
         ):
-            if found.get(key) != wanted.get(key):
+            if _comparable(found.get(key)) != _comparable(wanted.get(key)):
                 raise InputError(
                     existing, key, "differs from this experiment: resume only the same sweep"
                 )
@@ -560,16 +580,23 @@ def _attempts(
     yield task, None, error
 
 
-def _run_dask(
-    design: Design, tasks: list[Task], address: str
-) -> Iterator[tuple[Task, dict[str, pa.Table] | None, str | None]]:
-    """Run tasks on a Dask distributed cluster: the same task function, as futures."""
-    from distributed import Client, as_completed
+def _connect(address: str) -> Any:
+    """A Dask client for the scheduler at ``address``, or an input error naming it."""
+    from distributed import Client
 
     try:
-        client = Client(address, timeout="20s")
-    except (OSError, TimeoutError) as error:
-        raise InputError(address, "", f"cannot reach the Dask scheduler: {error}") from None
+        return Client(address, timeout="20s")
+    except (OSError, TimeoutError, ValueError) as error:
+        problem = " ".join(str(error).split())
+        raise InputError(address, "", f"cannot reach the Dask scheduler: {problem}") from None
+
+
+def _run_dask(
+    design: Design, tasks: list[Task], client: Any
+) -> Iterator[tuple[Task, dict[str, pa.Table] | None, str | None]]:
+    """Run tasks on a Dask distributed cluster: the same task function, as futures."""
+    from distributed import as_completed
+
     with client:
         shared = client.scatter(design, broadcast=True)
         futures = {
@@ -617,15 +644,18 @@ def sweep(
         progress: Called with (runs done, runs in all) after each chunk.
     """
     start = time.perf_counter()
+    if chunk_runs is None and resume:
+        chunk_runs = resumed_chunk_runs(out)
     chunk_runs = chunk_runs or design.experiment.chunk_runs
     tasks = plan_tasks(design, chunk_runs)
+    client = _connect(scheduler) if scheduler else None  # before anything is written
     prepare(out, design, chunk_runs, tasks, resume)
     todo = [t for t in tasks if not done(out, t)]
     runs_done = sum(t.runs for t in tasks if t not in todo)
     if progress:
         progress(runs_done, design.runs)
     workers = workers or os.cpu_count() or 1
-    results = _run_dask(design, todo, scheduler) if scheduler else _run_local(design, todo, workers)
+    results = _run_dask(design, todo, client) if client else _run_local(design, todo, workers)
     failed = []
     for task, tables, error in results:
         if tables is None:

@@ -174,9 +174,9 @@ def _finish(fig: Any, axes: Any, used: int, title: str, path: Path) -> Path:
 
 def fan_charts(results: SweepResults, out: Path) -> list[Path]:
     """Kazakhstan's alignment over time per scenario: median, 50% and 90% bands."""
+    if "alignment_RUS" not in results.metrics():
+        return []  # the sweep kept no alignment
     runs = results.table("runs", ["scenario", "month", *(f"alignment_{p}" for p in POLES)])
-    if "alignment_RUS" not in runs.column_names:
-        return []
     options = pc.TDigestOptions(q=QUANTILES)
     drawn = []
     for scenario in results.scenarios:
@@ -277,7 +277,7 @@ def decision_distributions(results: SweepResults, out: Path, top: int = 6) -> Pa
 
 def sobol_indices(results: SweepResults, out: Path) -> tuple[Path, Path] | None:
     """First-order and total Sobol indices with 95% intervals (SALib), for a Sobol design."""
-    if results.manifest["design"]["sampler"] != "sobol":
+    if results.manifest["design"]["sampler"] != "sobol" or not results.metrics():
         return None
     from SALib.analyze import sobol
 
@@ -342,10 +342,10 @@ def sobol_indices(results: SweepResults, out: Path) -> tuple[Path, Path] | None:
 def input_scatter(results: SweepResults, out: Path) -> Path | None:
     """End-state alignment (mean over replicates per sample) against each varied input."""
     inputs = results.inputs
-    if not inputs:
+    metrics = [m for m in results.metrics() if m.startswith("alignment_")]
+    if not inputs or not metrics:
         return None
     samples = results.samples
-    metrics = [m for m in results.metrics() if m.startswith("alignment_")]
     cols = min(3, len(inputs))
     rows = (len(inputs) + cols - 1) // cols
     fig, axes = _figure(rows, cols, (5.2 * cols, 4.2 * rows))
@@ -483,7 +483,9 @@ def plot_sweep(folder: Path, out: Path) -> dict[str, Any]:
         out.mkdir(parents=True, exist_ok=True)
     except OSError as error:
         raise InputError(out, "", f"cannot create the folder: {error.strerror}") from None
-    figures: list[Path] = [*fan_charts(results, out), end_state(results, out)]
+    figures: list[Path] = fan_charts(results, out)
+    if results.metrics():
+        figures.append(end_state(results, out))
     for extra in (
         decision_distributions(results, out),
         input_scatter(results, out),

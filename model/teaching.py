@@ -14,7 +14,7 @@ Each browser session holds its own :class:`TeachingModel`; instances share nothi
 import hashlib
 import re
 import threading
-from collections.abc import Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -35,8 +35,8 @@ SCENARIO_DIR = Path(__file__).resolve().parent.parent / "scenarios"
 DEFAULT_SCENARIO = "history_2014_2024.toml"
 TEACHING_REPLICATES = 100
 """Replicates a class sees by default: enough for a fan, fast enough to step at once."""
-SHOCK_SLOTS = 3
-"""How many of a scenario's shocks get an intensity slider (the shipped ones have at most 2)."""
+SHOCK_PREFIX = "shock:"
+"""Keyword prefix of a shock's intensity: ``shock:russian-blockade-2025=1.0``."""
 
 WEIGHTS: dict[str, str] = {
     "autonomy": "keeping out of any one bloc's basket",
@@ -59,9 +59,21 @@ def scenario_files() -> list[str]:
     return [DEFAULT_SCENARIO, *names]
 
 
+def scenario_label(name: str) -> str:
+    """A scenario file's name as the app lists it: ``russian transit blockade 2025``."""
+    return name.removesuffix(".toml").replace("_", " ")
+
+
+def scenario_file_of(text: str) -> str:
+    """The file behind a scenario label (or the file name itself)."""
+    text = text.strip()
+    return text if text.endswith(".toml") else text.replace(" ", "_") + ".toml"
+
+
 @cache
 def scenario_for(name: str) -> Scenario:
-    """Load a scenario file by name (the documented record 2014-2024 if it is not shipped)."""
+    """Load a scenario file by name or label (the record 2014-2024 if it is not shipped)."""
+    name = scenario_file_of(name)
     if name == DEFAULT_SCENARIO and not (SCENARIO_DIR / name).is_file():
         from model.scenario import default_scenario
 
@@ -88,13 +100,15 @@ def kazakh_weight(parameters: Parameters, term: str) -> float:
     return float(parameters.weights[KAZAKHSTAN, TERMS.index(term)])
 
 
-def with_intensities(scenario: Scenario, intensities: Sequence[float | None]) -> Scenario:
-    """The scenario with its first shocks' intensities replaced (None keeps a shock's own)."""
+def with_intensities(scenario: Scenario, intensities: Mapping[str, float]) -> Scenario:
+    """The scenario with some shocks' intensities replaced, by shock name (others unknown)."""
     shocks = [
         shock
-        if k >= len(intensities) or intensities[k] is None
-        else shock.model_copy(update={"intensity": float(np.clip(intensities[k], 0.0, 2.0))})
-        for k, shock in enumerate(scenario.shock)
+        if intensities.get(shock.name) is None
+        else shock.model_copy(
+            update={"intensity": float(np.clip(intensities[shock.name], 0.0, 2.0))}
+        )
+        for shock in scenario.shock
     ]
     return scenario.model_copy(update={"shock": shocks})
 
@@ -146,8 +160,13 @@ class TeachingModel(MultivectorModel):
     The dynamics are the model's own; this class only translates the controls and, in play
     mode, holds each month back until the student has made Kazakhstan's choices for it.
 
+    Mesa's Reset rebuilds the model from the app's parameters by keyword, so every control is
+    a keyword here, including one slider per shock of the chosen scenario, named
+    ``shock:<name>``. Intensities of shocks the scenario does not have (left over from a
+    scenario chosen before) are ignored.
+
     Args:
-        scenario_file: Name of a file in ``scenarios/``.
+        scenario_file: Name of a file in ``scenarios/``, or its label in the app.
         seed: The seed as typed (see :func:`parse_seed`); the scenario's if empty.
         replicates: Replicates in the fan.
         autonomy: Multiplier of Kazakhstan's weight on autonomy in the scenario's parameter
@@ -155,10 +174,10 @@ class TeachingModel(MultivectorModel):
         partner: Multiplier of its weight on its partners' approval.
         material: Multiplier of its weight on material gain.
         principle: Multiplier of its weight on its declared principles.
-        shock_1: Intensity of the scenario's first shock (None: as written).
-        shock_2: Intensity of its second shock.
-        shock_3: Intensity of its third shock.
         play: Play mode: the student makes Kazakhstan's choices at documented episodes.
+        scenario: Ignored: Mesa's Reset passes its own ``mesa.experimental`` scenario object;
+            the run is defined by ``scenario_file`` and the other controls.
+        **intensities: ``shock:<name>`` = intensity (0-2) of a shock of the scenario.
     """
 
     def __init__(
@@ -171,14 +190,18 @@ class TeachingModel(MultivectorModel):
         partner: float = 1.0,
         material: float = 1.0,
         principle: float = 1.0,
-        shock_1: float | None = None,
-        shock_2: float | None = None,
-        shock_3: float | None = None,
         play: bool = False,
+        scenario: object = None,
+        **intensities: float,
     ) -> None:
-        print("DEBUG TeachingModel", scenario_file, shock_1, play, flush=True)
+        unknown = [key for key in intensities if not key.startswith(SHOCK_PREFIX)]
+        if unknown:
+            raise TypeError(f"unexpected keyword arguments {unknown}")
+        scenario_file = scenario_file_of(scenario_file)
         written = scenario_for(scenario_file)
-        scenario = with_intensities(written, [shock_1, shock_2, shock_3])
+        scenario = with_intensities(
+            written, {k.removeprefix(SHOCK_PREFIX): v for k, v in intensities.items()}
+        )
         written_parameters = parameters = scenario_parameters(written)
         scales = {"autonomy": autonomy, "partner": partner, "material": material}
         scales["principle"] = principle
@@ -206,11 +229,8 @@ class TeachingModel(MultivectorModel):
             "seed": str(self.seed),
             "replicates": self.replicates,
             **{term: float(scale) for term, scale in scales.items()},
-            **{
-                f"shock_{k + 1}": (scenario.shock[k].intensity if k < len(scenario.shock) else None)
-                for k in range(SHOCK_SLOTS)
-            },
             "play": self.play,
+            **{SHOCK_PREFIX + shock.name: shock.intensity for shock in scenario.shock},
         }
         """The values this run was built with (the app's sliders start from them)."""
         self.weights_in_force = {term: kazakh_weight(parameters, term) for term in WEIGHTS}

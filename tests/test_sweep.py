@@ -369,6 +369,8 @@ def test_plot_rejects_a_folder_that_is_not_a_finished_sweep(tmp_path):
         ('scenarios = ["scenario.toml"]', "scenarios[0]: no such file"),
         ("samples = 12", "samples: Input should be greater than or equal to 1"),
         ("low = 0.05", "input[1].low"),
+        ('decision = "pressure/compliance-kaz"', "no decision 'pressure/compliance-kz'"),
+        ("high = 2.0", "input[0](shock.pressure.intensity): value 2.9"),
     ],
 )
 def test_malformed_experiment_is_rejected_with_one_line(tmp_path, change, fragment):
@@ -379,6 +381,8 @@ def test_malformed_experiment_is_rejected_with_one_line(tmp_path, change, fragme
         'scenarios = ["scenario.toml"]': 'scenarios = ["missing.toml"]',
         "samples = 12": "samples = 0",
         "low = 0.05": 'low = "low"',
+        'decision = "pressure/compliance-kaz"': 'decision = "pressure/compliance-kz"',
+        "high = 2.0": "high = 3.0",
     }[change]
     path = write(tmp_path, SHOCK_EXPERIMENT.replace(change, broken))
     result = CliRunner().invoke(app, ["sweep", str(path), "--out", str(tmp_path / "out")])
