@@ -370,7 +370,7 @@ def test_plot_rejects_a_folder_that_is_not_a_finished_sweep(tmp_path):
         ("samples = 12", "samples: Input should be greater than or equal to 1"),
         ("low = 0.05", "input[1].low"),
         ('decision = "pressure/compliance-kaz"', "no decision 'pressure/compliance-kz'"),
-        ("high = 2.0", "input[0](shock.pressure.intensity): value 2.9"),
+        ("high = 2.0", "input[0](shock.pressure.intensity): value 2.7"),
     ],
 )
 def test_malformed_experiment_is_rejected_with_one_line(tmp_path, change, fragment):
