@@ -3,9 +3,12 @@
 Mesa's roles are kept apart: ``model.py`` and ``agents.py`` hold the dynamics,
 ``teaching.py`` turns the app's controls into a run and computes the debrief, and this module
 only draws. Mesa's :func:`~mesa.visualization.SolaraViz` provides the controls (step, play,
-reset) and the model parameters (seed, runs, Kazakhstan's utility weights, the scenario's shock
-intensities); the page adds a scenario picker, the play-mode switch, the charts, the event
-log, the play panel and the debrief.
+reset) and the model parameters (scenario, play mode, seed, runs, Kazakhstan's utility
+weights, the scenario's shock intensities), which Mesa's Reset hands to
+:class:`~model.teaching.TeachingModel` by keyword; the page adds the scenario's description,
+the charts (a fan of every run with one highlighted, drawn here because Mesa's plot components
+draw one series per measure), the relations heatmap, the event log, the play panel and the
+debrief.
 
 Every browser session renders its own :func:`Page`, which creates its own
 :class:`~model.teaching.TeachingModel`: stepping or resetting in one tab never moves another.
@@ -35,7 +38,7 @@ from mesa.visualization import SolaraViz  # noqa: E402
 from mesa.visualization.utils import force_update, update_counter  # noqa: E402
 
 from model.actors import ACTOR_NAMES, ACTORS, INDEX, POLES  # noqa: E402
-from model.calendar import month_fraction, month_label  # noqa: E402
+from model.calendar import month_fraction, month_index, month_label, month_year  # noqa: E402
 from model.library import Decision  # noqa: E402
 from model.teaching import (  # noqa: E402
     SHOCK_PREFIX,
@@ -131,12 +134,12 @@ def png(figure: Figure) -> bytes:
     return buffer.getvalue()
 
 
-def years_axis(ax, first: int, last: int) -> None:
-    """An x axis over the run's span: calendar years, or months for a span under 3 years."""
+def years_axis(ax, first: int, last: int, most: int = 12) -> None:
+    """An x axis over the run's span: calendar years (at most ``most`` ticks), or months."""
     ax.set_xlim(first / 12, (last + 1) / 12)
     span = last - first + 1
     if span >= 36:
-        step = 1 if span <= 144 else 2
+        step = int(np.ceil(span / 12 / most))
         ticks = np.arange(np.ceil(first / 12), (last + 1) / 12 + 1e-9, step)
         ax.set_xticks(ticks, [str(int(t)) for t in ticks])
         return
@@ -281,6 +284,7 @@ def heatmap_html(model: TeachingModel, highlight: int, mean: bool) -> str:
 def debrief_figure(result: Debrief) -> bytes:
     """The student's run against Astana's choices and against the model's own Kazakhstan."""
     figure = Figure(figsize=(11, 3.6), layout="constrained")
+    figure.get_layout_engine().set(wspace=0.06)  # keep one panel's last year off the next's
     axes = figure.subplots(1, len(POLES), sharey=True)
     x = np.array([month_fraction(m) for m in result.months])
     for k, (ax, code) in enumerate(zip(axes, POLES, strict=True)):
@@ -304,7 +308,7 @@ def debrief_figure(result: Debrief) -> bytes:
             )
             for row in result.chosen:
                 ax.axvline(month_fraction(row.month), color="#777", lw=0.5, alpha=0.6)
-            years_axis(ax, int(result.months[0]), int(result.months[-1]))
+            years_axis(ax, int(result.months[0]), int(result.months[-1]), most=5)
         ax.set_ylim(-1, 1)
         ax.axhline(0, color="#999", lw=0.6)
         ax.grid(alpha=0.25)
@@ -583,6 +587,8 @@ def PlayPanel(model: TeachingModel, highlight: int) -> None:
     """Play mode: the student makes Kazakhstan's choice at each documented episode."""
     update_counter.get()
     pending = model.pending()
+    years = list(range(month_year(model.next_month) + 1, month_year(model.last_month) + 1))
+    until = solara.use_reactive(None)
 
     def choose(key: str, option: str | None) -> None:
         with model.lock:
@@ -596,6 +602,11 @@ def PlayPanel(model: TeachingModel, highlight: int) -> None:
     def run_on() -> None:
         model.run_to_next_choice()
         force_update()
+
+    def skip() -> None:
+        if until.value in years:
+            model.let_model_decide_until(month_index(until.value, 1))
+            force_update()
 
     with solara.Columns([1, 1]):
         with solara.Card("Your move, Astana", classes=["mv-play"]):
@@ -641,6 +652,23 @@ def PlayPanel(model: TeachingModel, highlight: int) -> None:
                 )
             else:
                 note("The run has ended: read your debrief below.")
+            if model.running and years:
+                with solara.Row(style={"align-items": "center"}):
+                    solara.Select(
+                        "Skip to January of",
+                        values=years,
+                        value=until.value if until.value in years else None,
+                        on_value=until.set,
+                        classes=["mv-skip-year"],
+                        style={"max-width": "260px"},
+                    )
+                    solara.Button(
+                        "Skip ahead (the model decides)",
+                        outlined=True,
+                        on_click=skip,
+                        disabled=until.value not in years,
+                        classes=["mv-skip"],
+                    )
         with solara.Card("What happened after your last choice", classes=["mv-outcome"]):
             played = [t for t in model.turns if t.student and t.month <= model.month]
             result = outcome(model, played[-1].key, highlight) if model.steps and played else None
@@ -664,7 +692,7 @@ def PlayPanel(model: TeachingModel, highlight: int) -> None:
 def debrief_html(result: Debrief) -> str:
     """The debrief table: each decision, the student's choice, Astana's, the model's odds."""
     rows = []
-    for row in result.rows:
+    for row in result.chosen:
         name = (
             f" <span class='mv-muted'>({esc(step_name(row.key))})</span>"
             if step_name(row.key)
@@ -694,9 +722,16 @@ def debrief_html(result: Debrief) -> str:
         "<tr><th>Month</th><th>Decision</th><th>Your choice (model's probability)</th>"
         "<th>Astana's choice (model's probability)</th><th>The model's distribution</th></tr>"
     )
+    left = len(result.rows) - len(result.chosen)
     return (
         f"<p class='mv-summary'>{esc(result.summary())}</p>"
-        '<div><table class="mv-table">'
+        + (
+            f"<p class='mv-muted'>{left} decision{'s' if left != 1 else ''} you left to the "
+            "model are not listed.</p>"
+            if left
+            else ""
+        )
+        + '<div><table class="mv-table">'
         f"<thead>{head}</thead><tbody>{''.join(rows)}</tbody></table></div>"
     )
 

@@ -595,3 +595,16 @@ def plot(
     else:
         for figure in drawn["figures"]:
             typer.echo(f"wrote {figure}")
+
+
+@app.command()
+def teach(
+    host: Annotated[
+        str, typer.Option(help="Address to bind (0.0.0.0: the classroom network).")
+    ] = "127.0.0.1",
+    port: Annotated[int, typer.Option(min=1, max=65535, help="Port.")] = 8765,
+) -> None:
+    """Serve the teaching app: watch the balance shift, and play Kazakhstan (docs/teaching.md)."""
+    from model.app import serve
+
+    serve(host=host, port=port)

@@ -255,6 +255,19 @@ class TeachingModel(MultivectorModel):
             while self.running and not self.pending():
                 self.step()
 
+    def let_model_decide_until(self, month: int) -> None:
+        """Leave Kazakhstan's choices to the model until ``month``, then run to the next one.
+
+        For a class that wants to play a later period (2022) without choosing at every
+        episode before it.
+        """
+        with self.lock:
+            while self.running and self.next_month < month:
+                for decision in self.pending():
+                    self.choose(decision.key, None)
+                self.step()
+            self.run_to_next_choice()
+
     @property
     def next_month(self) -> int:
         """The month the next step simulates."""
