@@ -1,9 +1,10 @@
 """The state agents: Kazakhstan, Russia, the United States, China, Belarus and Ukraine.
 
-Each agent owns its rows of the model's state arrays (its relation to every other state and its
-public's mood toward them), evaluates its options with the utility function, and relaxes its
-relations toward their structural level between episodes. Arrays carry a leading replicate
-axis, so one agent stands for the same state in every replicate the model advances.
+Each agent reads its rows of the model's state arrays (its relation to every other state and its
+public's mood toward them) and evaluates its options with the utility function. Relations relax
+toward their structural level in one step for all states (``World.relax``). Arrays carry a
+leading replicate axis, so one agent stands for the same state in every replicate the model
+advances.
 """
 
 from typing import TYPE_CHECKING
@@ -78,16 +79,4 @@ class StateAgent(mesa.Agent):
             world.relation,
             world.mood,
             self.model.dependence_now(),
-        )
-
-    def relax(self) -> None:
-        """Pull this state's relations and mood back toward their structural level."""
-        dynamics = self.model.parameters.spec.dynamics
-        baseline = self.model.baseline_now()[self.index]
-        world = self.model.world
-        world.relation[:, self.index] += dynamics.relaxation * (
-            baseline - world.relation[:, self.index]
-        )
-        world.mood[:, self.index] += dynamics.mood_relaxation * (
-            baseline - world.mood[:, self.index]
         )

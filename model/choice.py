@@ -128,7 +128,35 @@ def solve_equilibrium(
         RuntimeError: If ``strict`` and some replicate does not converge.
     """
     # the logit response to the players' own utilities is the equilibrium without coupling
-    profile = logit(base, precision * stages[0]) if start is None else start.copy()
+    if start is None and base.shape[0] > 1:
+        # replicates that have not diverged yet pose the same game: solve each game once
+        key = np.concatenate(
+            [base.reshape(len(base), -1), coupling.reshape(len(base), -1), precision], axis=1
+        )
+        _, first, inverse = np.unique(key, axis=0, return_index=True, return_inverse=True)
+        if len(first) <= DISTINCT_SHARE * len(base):
+            solved = solve_equilibrium(
+                base[first],
+                coupling[first],
+                precision[first],
+                agreement=agreement,
+                damping=damping,
+                tolerance=tolerance,
+                max_iterations=max_iterations,
+                stages=stages,
+                strict=strict,
+            )
+            return Equilibrium(
+                solved.probabilities[inverse.reshape(-1)], solved.iterations, solved.residual
+            )
+    if start is None:
+        # the logit response to the players' own utilities, then to each other's: one
+        # fixed-point step from the game without coupling, a start near the principal branch
+        alone = logit(base, precision * stages[0])
+        utilities = equilibrium_utilities(base, coupling, alone, agreement)
+        profile = logit(utilities, precision * stages[0])
+    else:
+        profile = start.copy()
     problem = _Problem(base, coupling, precision, agreement, damping, max_iterations)
     everyone = np.arange(base.shape[0])
     total, reached = 0, 0.0
@@ -149,6 +177,10 @@ REFINEMENTS = 4
 """How often a stage is halved for a replicate before the damped iteration finishes it."""
 FIRST_STEP = 0.3
 """Longest first Newton step (largest change of a probability) accepted without halving."""
+DISTINCT_SHARE = 0.5
+"""Solve only the distinct games when at most this share of the replicates differ."""
+SIGN_STEP = 1e-3
+"""Newton steps shorter than this are taken close enough to read the equilibrium's index."""
 CONTRACTION = 0.25
 """Largest ratio of Newton's second step to its first before a stage is halved."""
 
@@ -282,6 +314,7 @@ def _newton(
     unsolved: list[np.ndarray] = []
     last_distance = np.full(replicates, np.inf)
     first_step = np.zeros(replicates)
+    index_sign = np.full(replicates, np.nan)
     steps = 0
     for step in range(1, NEWTON_STEPS + 1):
         steps = step
@@ -300,9 +333,16 @@ def _newton(
         )
         if active.size == 0:
             break
-        delta = _newton_step(_jacobian(response, lam, coupling[active], slope), gap)
+        jacobian = _jacobian(response, lam, coupling[active], slope)
+        delta = _newton_step(jacobian, gap)
         moved = current + delta
         size_now = np.abs(delta).max(axis=(1, 2))
+        # near the solution the Jacobian's determinant has the equilibrium's sign: record it
+        # here rather than build the Jacobian again once converged
+        close = size_now < SIGN_STEP
+        if close.any():
+            signs, _ = np.linalg.slogdet(-jacobian[close])
+            index_sign[active[close]] = signs
         outside = (moved < -1e-12).any(axis=(1, 2)) | ~np.isfinite(moved).all(axis=(1, 2))
         # Newton on the right branch contracts fast; a second step more than CONTRACTION of
         # the first means the start lies outside this equilibrium's basin (Deuflhard's test)
@@ -321,23 +361,22 @@ def _newton(
         unsolved.append(active)
     unsolved_rows = np.unique(np.concatenate(unsolved))
     solved = np.setdiff1d(np.arange(replicates), unsolved_rows)
-    return (
-        profile,
-        np.union1d(
-            unsolved_rows,
-            solved[
-                ~_stable(
-                    profile[solved],
-                    base[solved],
-                    coupling[solved],
-                    precision[solved],
-                    agreement,
-                    slope,
-                )
-            ],
-        ),
-        steps,
-    )
+    unknown = solved[np.isnan(index_sign[solved])]  # converged before any small step
+    if unknown.size:
+        index_sign[unknown] = np.where(
+            _stable(
+                profile[unknown],
+                base[unknown],
+                coupling[unknown],
+                precision[unknown],
+                agreement,
+                slope,
+            ),
+            1.0,
+            -1.0,
+        )
+    unstable = solved[index_sign[solved] <= 0]
+    return profile, np.union1d(unsolved_rows, unstable), steps
 
 
 def _stable(

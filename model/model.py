@@ -286,7 +286,8 @@ class MultivectorModel(mesa.Model):
         """Advance one month: relax, pose this month's episodes and reactions, observe."""
         self.month = self.first_month + self.steps - 1
         if self.steps > 1:
-            self.agents.do("relax")
+            dynamics = self.parameters.spec.dynamics
+            self.world.relax(self.baseline_now(), dynamics.relaxation, dynamics.mood_relaxation)
         for plan in self.plans.get(self.month, []):
             self.enact(plan)
         self.shocks_occur()

@@ -90,6 +90,15 @@ class World:
             self.relation[:, observer, actor], rate * approval
         )
 
+    def relax(self, baseline: np.ndarray, rate: float, mood_rate: float) -> None:
+        """Pull every relation and public mood part of the way back to the structural level.
+
+        One array operation for all six states (it was one per state agent: a tenth of a run's
+        time, measured in benchmarks/README.md).
+        """
+        self.relation += rate * (baseline - self.relation)
+        self.mood += mood_rate * (baseline - self.mood)
+
     def apply(self, effect: Effect, weight: np.ndarray) -> None:
         """Apply a structural effect, scaled per replicate by ``weight``.
 
