@@ -209,15 +209,18 @@ def test_dask_cluster_gives_the_local_results(shock_design, reference, tmp_path)
     assert_same(reference, tmp_path / "dask")
 
 
+LONG_SAMPLES = 60
+
+
 @pytest.fixture(scope="module")
 def long_design(tmp_path_factory):
-    """A slower sweep (four years, 24 one-sample chunks), so an interruption lands mid-way."""
+    """A slower sweep (seven years, 60 one-sample chunks), so an interruption lands mid-way."""
     folder = tmp_path_factory.mktemp("long")
     (folder / "scenario.toml").write_text(
-        SCENARIO.replace('start = "2022-01"', 'start = "2019-01"')
+        SCENARIO.replace('start = "2022-01"', 'start = "2016-01"')
     )
     path = folder / "experiment.toml"
-    path.write_text(SHOCK_EXPERIMENT.replace("samples = 12", "samples = 24"))
+    path.write_text(SHOCK_EXPERIMENT.replace("samples = 12", f"samples = {LONG_SAMPLES}"))
     design = load_experiment(path)
     sweep(design, folder / "reference", workers=1, chunk_runs=15)
     return design, folder / "reference"
@@ -253,14 +256,14 @@ def test_interrupted_sweep_resumes_to_the_same_results(long_design, tmp_path, ho
             f"interrupted: finished chunks are kept in {out}/; run again with --resume"
         ]
     kept = len(list((out / "runs").glob("*.parquet")))
-    assert 2 <= kept < 24 and not (out / "complete.json").exists()
+    assert 2 <= kept < LONG_SAMPLES and not (out / "complete.json").exists()
     result = CliRunner().invoke(
         app, ["sweep", str(design.path), "--resume", "--chunk-runs", "15", "--out", str(out),
               "--workers", "1", "--json"]
     )  # fmt: skip
     assert result.exit_code == 0, result.output
     report = json.loads(result.stdout)
-    assert report["already_done"] >= 2 and report["already_done"] + report["ran"] == 24
+    assert report["already_done"] >= 2 and report["already_done"] + report["ran"] == LONG_SAMPLES
     assert not list(out.glob("*/.*.partial"))
     assert_same(reference, out)
 
