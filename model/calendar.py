@@ -44,6 +44,15 @@ def month_year(index: int) -> int:
     return index // 12
 
 
+def year_ends(months: list[int]) -> list[int]:
+    """Positions of the last month of each calendar year in an ordered list of months."""
+    return [
+        k
+        for k, month in enumerate(months)
+        if k == len(months) - 1 or month_year(months[k + 1]) != month_year(month)
+    ]
+
+
 def month_fraction(index: int) -> float:
     """A month index as a decimal year (mid-month), for plotting."""
     return index / 12 + 1 / 24

@@ -16,7 +16,8 @@ import numpy as np
 
 from model import __version__
 from model.actors import ACTORS, INDEX, POLES
-from model.calendar import month_fraction, month_label, month_year, parse_month
+from model.calendar import month_fraction, month_label, month_year, parse_month, year_ends
+from model.outputs import quantiles
 from model.runner import Run, run_scenario
 from model.scenario import Scenario
 from model.shocks import compile_shock, describe
@@ -142,11 +143,7 @@ def compare(
 
 
 def _stats(values: np.ndarray) -> dict[str, float]:
-    low, median, high = np.quantile(values, (0.05, 0.5, 0.95))
-    return {
-        "median": round(float(median), 4),
-        "p05": round(float(low), 4),
-        "p95": round(float(high), 4),
+    return quantiles(values) | {
         "mean": round(float(values.mean()), 4),
         "share_changed": round(float(np.mean(np.abs(values) > 1e-9)), 4),
     }
@@ -157,9 +154,8 @@ def drift_by_year(comparison: Comparison) -> list[dict[str, Any]]:
     drift = comparison.drift()
     months = comparison.months
     rows = []
-    for position, month in enumerate(months):
-        if position + 1 < len(months) and month_year(months[position + 1]) == month_year(month):
-            continue
+    for position in year_ends(months):
+        month = months[position]
         row: dict[str, Any] = {"year": month_year(month), "month": month_label(month)}
         for p, pole in enumerate(POLES):
             row[pole] = _stats(drift[position, :, p])

@@ -374,24 +374,18 @@ def _check_values(path: Path, design: Design) -> None:
                 raise InputError(path, where, f"value {value:g}: {problem}") from None
 
 
-def _known_decisions(design: Design) -> dict[str, tuple[set[str], set[str]]]:
+def _known_decisions(design: Design) -> dict[str, tuple[tuple[str, ...], tuple[str, ...]]]:
     """Every decision the scenarios can pose, by key: its deciders and its options."""
-    from model.library import VOTE_OPTIONS, load_library
+    from model.library import decision_table, load_library
     from model.shocks import compile_shock
 
-    known: dict[str, tuple[set[str], set[str]]] = {}
+    known: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {}
     for scenario in design.scenarios:
         episodes = list(load_library(tuple(Path(f) for f in scenario.episodes)).episodes.values())
         for shock in scenario.shock:
             compiled = compile_shock(shock)
             episodes += [e for e in (compiled.onset, compiled.ending) if e is not None]
-        for episode in episodes:
-            if episode.kind == "un_vote":
-                everyone = {"KAZ", "RUS", "USA", "CHN", "BLR", "UKR"}
-                known[f"{episode.id}/vote"] = (everyone, set(VOTE_OPTIONS))
-            for decision in episode.decision:
-                options = {o.name for o in decision.option}
-                known[f"{episode.id}/{decision.name}"] = (set(decision.deciders), options)
+        known.update(decision_table(episodes))
     return known
 
 
@@ -410,7 +404,7 @@ def _check_decisions(path: Path, design: Design) -> None:
             deciders, options = known[condition.decision]
             if condition.actor not in deciders:
                 raise InputError(path, f"{where}.actor", f"{condition.actor} does not decide it")
-            unknown = sorted(set(condition.chose) - options)
+            unknown = sorted(set(condition.chose) - set(options))
             if unknown:
                 raise InputError(path, f"{where}.chose", f"{unknown} not among {sorted(options)}")
     for k, key in enumerate(design.experiment.keep.decisions or []):

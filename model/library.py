@@ -337,17 +337,25 @@ def load_episode_files(paths: Iterable[Path]) -> dict[str, tuple[Episode, Path]]
     return found
 
 
-def check_references(found: dict[str, tuple[Episode, Path]]) -> None:
-    """Every ``when`` must name an existing decision, one of its deciders and its options."""
-    decisions: dict[str, tuple[list[str], tuple[str, ...]]] = {}
-    for episode, _ in found.values():
+def decision_table(
+    episodes: Iterable[Episode],
+) -> dict[str, tuple[tuple[str, ...], tuple[str, ...]]]:
+    """Every decision the episodes pose, by key: its deciders and its option names."""
+    decisions: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {}
+    for episode in episodes:
         if episode.kind == "un_vote":
-            decisions[f"{episode.id}/vote"] = (list(ACTORS), VOTE_OPTIONS)
+            decisions[f"{episode.id}/vote"] = (ACTORS, VOTE_OPTIONS)
         for d in episode.decision:
             decisions[f"{episode.id}/{d.name}"] = (
-                list(d.deciders),
+                tuple(d.deciders),
                 tuple(o.name for o in d.option),
             )
+    return decisions
+
+
+def check_references(found: dict[str, tuple[Episode, Path]]) -> None:
+    """Every ``when`` must name an existing decision, one of its deciders and its options."""
+    decisions = decision_table(episode for episode, _ in found.values())
     for episode, path in found.values():
         for position, d in enumerate(episode.decision):
             if d.when is None:

@@ -7,6 +7,7 @@ run is a batch of one.
 """
 
 from collections import defaultdict
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -360,15 +361,21 @@ class MultivectorModel(mesa.Model):
 
     def condition(self, decision: Decision) -> np.ndarray:
         """Replicates where the decision's ``when`` holds (all if it has none)."""
-        mask = np.ones(self.replicates, dtype=bool)
         if decision.when is None:
-            return mask
-        if decision.when.key not in self.choices:
-            return ~mask  # the earlier decision was not posed in this run
-        deciders, chosen, options = self.choices[decision.when.key]
-        column = chosen[:, deciders.index(decision.when.actor)]
-        wanted = [k for k, name in enumerate(options) if name in decision.when.options]
-        return np.isin(column, wanted)
+            return np.ones(self.replicates, dtype=bool)
+        when = decision.when
+        return self.chose(when.key, when.actor, when.options)
+
+    def chose(self, key: str, actor: int, options: Iterable[str]) -> np.ndarray:
+        """Replicates where ``actor``'s latest choice in decision ``key`` is one of ``options``.
+
+        False everywhere if the decision was not posed in this run or ``actor`` does not take it.
+        """
+        if key not in self.choices or actor not in self.choices[key][0]:
+            return np.zeros(self.replicates, dtype=bool)
+        deciders, chosen, names = self.choices[key]
+        wanted = [k for k, name in enumerate(names) if name in options]
+        return np.isin(chosen[:, deciders.index(actor)], wanted)
 
     def probabilities(self, decision: Decision) -> tuple[np.ndarray, int]:
         """Choice probabilities of every player, shape (R, P, O), and equilibrium iterations."""

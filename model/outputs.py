@@ -11,7 +11,7 @@ import pyarrow.parquet as pq
 
 from model import __version__
 from model.actors import ACTORS, INDEX, KAZAKHSTAN, POLES
-from model.calendar import month_label, month_year, parse_month
+from model.calendar import month_label, month_year, parse_month, year_ends
 from model.observation import (
     POLE_INDEX,
     VOTE_POSITION,
@@ -144,7 +144,8 @@ def choices_table(run: Run, meta: dict[str, Any]) -> pa.Table:
     return table.take(order)
 
 
-def _quantiles(values: np.ndarray) -> dict[str, float]:
+def quantiles(values: np.ndarray) -> dict[str, float]:
+    """Median and 90% interval (5th and 95th percentiles), rounded to four decimals."""
     low, median, high = np.quantile(values, QUANTILES)
     return {
         "median": round(float(median), 4),
@@ -157,16 +158,12 @@ def yearly_alignment(run: Run) -> list[dict[str, Any]]:
     """Per year (December), Kazakhstan's alignment toward each pole and its balance."""
     alignment = run.alignment()
     rows = []
-    for position, month in enumerate(run.months):
-        last_of_year = position == len(run.months) - 1 or month_year(
-            run.months[position + 1]
-        ) != month_year(month)
-        if not last_of_year:
-            continue
+    for position in year_ends(run.months):
+        month = run.months[position]
         row: dict[str, Any] = {"year": month_year(month), "month": month_label(month)}
         for pole in POLES:
-            row[pole] = _quantiles(alignment[position, :, INDEX[pole]])
-        row["balance"] = _quantiles(balance(alignment[position][:, POLE_INDEX]))
+            row[pole] = quantiles(alignment[position, :, INDEX[pole]])
+        row["balance"] = quantiles(balance(alignment[position][:, POLE_INDEX]))
         rows.append(row)
     return rows
 
@@ -234,7 +231,7 @@ def vote_scores(run: Run) -> dict[str, Any]:
             values = np.concatenate([c[pair][measure] for c in per_chunk])
             values = values[~np.isnan(values)]
             if len(values):
-                entry[measure] = _quantiles(values)
+                entry[measure] = quantiles(values)
                 if measure in observed.get(pair, {}):
                     entry[f"observed_{measure}"] = observed[pair][measure]
         entry["votes"] = int(np.median(np.concatenate([c[pair]["votes"] for c in per_chunk])))

@@ -24,7 +24,7 @@ import pyarrow.parquet as pq
 
 from model import __version__
 from model.actors import ACTORS, INDEX, KAZAKHSTAN, POLES
-from model.calendar import month_label, month_year
+from model.calendar import month_label, year_ends
 from model.errors import InputError
 from model.experiment import Design
 from model.model import MultivectorModel
@@ -149,11 +149,7 @@ def _kept_months(design: Design, months: list[int]) -> list[int]:
         return list(range(len(months)))
     if keep == "last":
         return [len(months) - 1]
-    return [
-        k
-        for k, m in enumerate(months)
-        if k == len(months) - 1 or month_year(months[k + 1]) != month_year(m)
-    ]
+    return year_ends(months)
 
 
 def _runs_table(
@@ -253,32 +249,16 @@ def _decision_rows(
 
 
 def _outcome_rows(
-    design: Design, task: Task, group: list[int], recorder: Recorder
+    design: Design, task: Task, group: list[int], model: MultivectorModel
 ) -> dict[str, list]:
     """Per sample and replicate block: in how many replicates each outcome happened."""
     replicates = len(task.replicates)
     scenario = design.scenarios[task.scenario].name
     rows: dict[str, list] = {name: [] for name in OUTCOME_SCHEMA.names}
-    latest: dict[str, tuple[tuple[int, ...], np.ndarray, tuple[str, ...]]] = {}
-    for record in recorder.decisions:
-        key = record.decision.key
-        choices = record.choices
-        if key in latest:  # a decision posed again keeps earlier choices where not posed now
-            choices = np.where(choices >= 0, choices, latest[key][1])
-        latest[key] = (record.decision.deciders, choices, record.decision.options)
     for outcome in design.experiment.outcome:
         happened = np.ones(len(group) * replicates, dtype=bool)
         for condition in outcome.all:
-            if condition.decision not in latest:
-                happened[:] = False
-                continue
-            deciders, choices, options = latest[condition.decision]
-            if INDEX[condition.actor] not in deciders:
-                happened[:] = False
-                continue
-            column = choices[:, deciders.index(INDEX[condition.actor])]
-            wanted = [k for k, name in enumerate(options) if name in condition.chose]
-            happened &= np.isin(column, wanted)
+            happened &= model.chose(condition.decision, INDEX[condition.actor], condition.chose)
         happened = happened.reshape(len(group), replicates)
         for g, sample in enumerate(group):
             for block, where in _block_slices(task):
@@ -306,7 +286,7 @@ def run_task(design: Design, task: Task) -> dict[str, pa.Table]:
             pa.table(_decision_rows(design, task, group, recorder), schema=DECISION_SCHEMA)
         )
         parts["outcomes"].append(
-            pa.table(_outcome_rows(design, task, group, recorder), schema=OUTCOME_SCHEMA)
+            pa.table(_outcome_rows(design, task, group, model), schema=OUTCOME_SCHEMA)
         )
     return {t: pa.concat_tables(tables) for t, tables in parts.items()}
 

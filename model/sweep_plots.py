@@ -6,6 +6,7 @@ without loading every row into Python objects.
 """
 
 import json
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -47,6 +48,7 @@ class SweepResults:
             )
         self.manifest: dict[str, Any] = json.loads(manifest.read_text())
         self.samples = pq.read_table(self.folder / "samples.parquet")
+        self._sample_means: dict[str, dict[str, np.ndarray]] = {}
 
     def table(self, name: str, columns: list[str] | None = None, filter: Any = None) -> pa.Table:
         """Read one of the datasets (runs, decisions, outcomes)."""
@@ -79,13 +81,17 @@ class SweepResults:
             f"per scenario, {m['design']['sampler']} sampler, seed {m['seed']}"
         )
 
+    @cached_property
     def metrics(self) -> list[str]:
-        """The end-state metrics the runs table holds."""
-        names = self.table("runs", filter=pc.field("sample") == -1).column_names
+        """The end-state metrics the runs table holds (read from its schema)."""
+        import pyarrow.dataset as ds
+
+        names = ds.dataset(self.folder / "runs", format="parquet").schema.names
         return [m for m in END_METRICS if m in names]
 
+    @cached_property
     def last_month(self) -> str:
-        """The last month kept."""
+        """The last month kept (read once: every end-state figure needs it)."""
         months = self.table("runs", ["month"]).column("month")
         return pc.max(months).as_py()
 
@@ -116,6 +122,7 @@ class SweepResults:
         grouped["chosen_share"] = grouped["chosen_sum"] / self.manifest["replicates_per_sample"]
         return grouped
 
+    @cached_property
     def outcome_shares(self) -> Any:
         """Per scenario, sample and outcome: the share of replicates in which it happened."""
         table = self.table("outcomes")
@@ -128,17 +135,25 @@ class SweepResults:
         return grouped.sort_values(["scenario", "outcome", "sample"]).reset_index(drop=True)
 
     def sample_means(self, scenario: str) -> dict[str, np.ndarray]:
-        """Per sample, the mean over replicates of each end-state metric (sample order)."""
-        last = self.last_month()
+        """Per sample, the mean over replicates of each end-state metric (sample order).
+
+        Kept per scenario: the scatter, Sobol and grid figures all read it.
+        """
+        if scenario not in self._sample_means:
+            self._sample_means[scenario] = self._read_sample_means(scenario)
+        return self._sample_means[scenario]
+
+    def _read_sample_means(self, scenario: str) -> dict[str, np.ndarray]:
+        last = self.last_month
         runs = self.table(
             "runs",
-            ["sample", *self.metrics()],
+            ["sample", *self.metrics],
             filter=(pc.field("scenario") == scenario) & (pc.field("month") == last),
         )
-        grouped = runs.group_by("sample").aggregate([(m, "mean") for m in self.metrics()])
+        grouped = runs.group_by("sample").aggregate([(m, "mean") for m in self.metrics])
         order = np.argsort(grouped.column("sample").to_numpy())
         out = {"sample": grouped.column("sample").to_numpy()[order]}
-        for m in self.metrics():
+        for m in self.metrics:
             out[m] = grouped.column(f"{m}_mean").to_numpy()[order]
         return out
 
@@ -174,7 +189,7 @@ def _finish(fig: Any, axes: Any, used: int, title: str, path: Path) -> Path:
 
 def fan_charts(results: SweepResults, out: Path) -> list[Path]:
     """Kazakhstan's alignment over time per scenario: median, 50% and 90% bands."""
-    if "alignment_RUS" not in results.metrics():
+    if "alignment_RUS" not in results.metrics:
         return []  # the sweep kept no alignment
     runs = results.table("runs", ["scenario", "month", *(f"alignment_{p}" for p in POLES)])
     options = pc.TDigestOptions(q=QUANTILES)
@@ -216,8 +231,8 @@ def fan_charts(results: SweepResults, out: Path) -> list[Path]:
 
 def end_state(results: SweepResults, out: Path) -> Path:
     """Distributions of the last kept month's alignment and balance, per scenario."""
-    last = results.last_month()
-    metrics = results.metrics()
+    last = results.last_month
+    metrics = results.metrics
     runs = results.table("runs", ["scenario", *metrics], filter=pc.field("month") == last)
     fig, axes = _figure(1, len(metrics), (4.2 * len(metrics), 5.8))
     names = results.scenarios
@@ -277,14 +292,14 @@ def decision_distributions(results: SweepResults, out: Path, top: int = 6) -> Pa
 
 def sobol_indices(results: SweepResults, out: Path) -> tuple[Path, Path] | None:
     """First-order and total Sobol indices with 95% intervals (SALib), for a Sobol design."""
-    if results.manifest["design"]["sampler"] != "sobol" or not results.metrics():
+    if results.manifest["design"]["sampler"] != "sobol" or not results.metrics:
         return None
     from SALib.analyze import sobol
 
     names = [i.get("label") or i["target"] for i in results.inputs]
     problem = {"num_vars": len(names), "names": names, "bounds": [[0, 1]] * len(names)}
     found: dict[str, Any] = {}
-    metrics = results.metrics()
+    metrics = results.metrics
     scenario = results.scenarios[0]
     means = results.sample_means(scenario)
     fig, axes = _figure(1, len(metrics), (4.6 * len(metrics), 0.45 * len(names) + 3.2))
@@ -329,7 +344,7 @@ def sobol_indices(results: SweepResults, out: Path) -> tuple[Path, Path] | None:
         ax.grid(axis="x", alpha=0.3)
     axes[0, 0].legend(loc="lower right", fontsize=8)
     fig.suptitle(
-        f"Sobol sensitivity of Kazakhstan's end state ({results.last_month()}, mean over "
+        f"Sobol sensitivity of Kazakhstan's end state ({results.last_month}, mean over "
         f"replicates per sample), {scenario}; bars: 95% intervals\n{results.subtitle}",
         fontsize=11,
     )
@@ -342,7 +357,7 @@ def sobol_indices(results: SweepResults, out: Path) -> tuple[Path, Path] | None:
 def input_scatter(results: SweepResults, out: Path) -> Path | None:
     """End-state alignment (mean over replicates per sample) against each varied input."""
     inputs = results.inputs
-    metrics = [m for m in results.metrics() if m.startswith("alignment_")]
+    metrics = [m for m in results.metrics if m.startswith("alignment_")]
     if not inputs or not metrics:
         return None
     samples = results.samples
@@ -374,7 +389,7 @@ def input_scatter(results: SweepResults, out: Path) -> Path | None:
         fig,
         axes,
         len(inputs),
-        f"Kazakhstan's end-state alignment ({results.last_month()}, mean over replicates) "
+        f"Kazakhstan's end-state alignment ({results.last_month}, mean over replicates) "
         f"against each input\n{results.subtitle}",
         out / "scatter.png",
     )
@@ -382,7 +397,7 @@ def input_scatter(results: SweepResults, out: Path) -> Path | None:
 
 def outcome_scatter(results: SweepResults, out: Path) -> Path | None:
     """The share of replicates in which each outcome happened, against each input."""
-    outcomes = results.outcome_shares()
+    outcomes = results.outcome_shares
     if outcomes.empty or not results.inputs:
         return None
     names = sorted(set(outcomes["outcome"]))
@@ -429,9 +444,9 @@ def grid_heatmaps(results: SweepResults, out: Path) -> Path | None:
     y_all = results.samples.column(inputs[1]["target"]).to_numpy()
     xs, ys = np.unique(x_all), np.unique(y_all)
     panels: list[tuple[str, np.ndarray, str, tuple[float, float] | None]] = []
-    for metric in [m for m in results.metrics() if m.startswith("alignment_")]:
+    for metric in [m for m in results.metrics if m.startswith("alignment_")]:
         panels.append((METRIC_LABELS[metric], means[metric], "RdBu", None))
-    outcomes = results.outcome_shares()
+    outcomes = results.outcome_shares
     outcomes = outcomes[outcomes["scenario"] == scenario]
     for name in sorted(set(outcomes["outcome"])):
         part = outcomes[outcomes["outcome"] == name]
@@ -470,7 +485,7 @@ def grid_heatmaps(results: SweepResults, out: Path) -> Path | None:
         fig,
         axes,
         len(panels),
-        f"Over the grid ({scenario}): end-state alignment ({results.last_month()}, mean over "
+        f"Over the grid ({scenario}): end-state alignment ({results.last_month}, mean over "
         f"replicates; relation -1..+1) and outcome probabilities\n{results.subtitle}",
         out / "grid.png",
     )
@@ -484,7 +499,7 @@ def plot_sweep(folder: Path, out: Path) -> dict[str, Any]:
     except OSError as error:
         raise InputError(out, "", f"cannot create the folder: {error.strerror}") from None
     figures: list[Path] = fan_charts(results, out)
-    if results.metrics():
+    if results.metrics:
         figures.append(end_state(results, out))
     for extra in (
         decision_distributions(results, out),

@@ -313,7 +313,7 @@ def test_outcomes_agree_with_the_choices(reference):
     from model.sweep_plots import SweepResults
 
     results = SweepResults(reference)
-    outcomes = results.outcome_shares()
+    outcomes = results.outcome_shares
     decisions = results.decision_means()
     chosen = decisions[
         (decisions["decision"] == "pressure/compliance-kaz")
