@@ -637,14 +637,18 @@ def sweep(
     workers = workers or os.cpu_count() or 1
     results = _run_dask(design, todo, client) if client else _run_local(design, todo, workers)
     failed = []
-    for task, tables, error in results:
-        if tables is None:
-            failed.append((task.name, error or "unknown error"))
-            continue
-        write_chunk(out, task, tables)
-        runs_done += task.runs
-        if progress:
-            progress(runs_done, design.runs)
+    try:
+        for task, tables, error in results:
+            if tables is None:
+                failed.append((task.name, error or "unknown error"))
+                continue
+            write_chunk(out, task, tables)
+            runs_done += task.runs
+            if progress:
+                progress(runs_done, design.runs)
+    finally:
+        # an interruption while a chunk is being written still stops the workers
+        results.close()
     report = Report(
         len(tasks),
         len(tasks) - len(todo),
