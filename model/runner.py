@@ -128,8 +128,14 @@ def run_scenario(
         library: The episode library (the shipped one if None).
         chunk: Replicates per model instance.
         progress: Called with the number of replicate-months just completed.
+
+    Raises:
+        ValueError: If ``replicates`` is below one (a scenario file cannot say so; the CLI
+            checks its option; this guards callers of the Python API).
     """
     replicates = scenario.replicates if replicates is None else replicates
+    if replicates < 1:
+        raise ValueError(f"replicates must be at least 1, not {replicates}")
     seed = scenario.seed if seed is None else seed
     library = library or load_library(tuple(Path(f) for f in scenario.episodes))
     if parameters is None:

@@ -1,5 +1,11 @@
 """The teaching app's logic without a browser: controls, play mode, debrief, isolation."""
 
+import hashlib
+import os
+import subprocess
+import sys
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -20,6 +26,7 @@ from model.teaching import (
 )
 
 POLE_COLUMNS = [INDEX[p] for p in POLES]
+ROOT = Path(__file__).resolve().parent.parent
 
 
 def play_until_choice(model: TeachingModel) -> list:
@@ -34,13 +41,42 @@ def test_scenarios_are_offered_history_first():
     assert len(names) == len(set(names))
 
 
+def sha256_seed(text: str) -> int:
+    """The documented derivation for non-numeric text: the first four bytes of its SHA-256."""
+    return int.from_bytes(hashlib.sha256(text.encode()).digest()[:4], "big")
+
+
 def test_seed_text_is_converted():
     assert parse_seed("42", 7) == 42
     assert parse_seed(" 42 ", 7) == 42
     assert parse_seed("", 7) == 7
+    assert parse_seed("   ", 7) == 7
     assert parse_seed(None, 7) == 7
-    typo = parse_seed("4x2", 7)
-    assert typo == parse_seed("4x2", 7) and 0 <= typo < 2**32
+    # Text that is not a number is hashed to a fixed seed: the stripped text's SHA-256.
+    assert sha256_seed("4x2") == 0x496880BD  # pinned, so the helper itself cannot drift
+    typos = ["4x2", " 4x2 ", "42a", "-3", "seed", "ääh"]
+    for typo in typos:
+        assert parse_seed(typo, 7) == sha256_seed(typo.strip()), typo
+    assert len({parse_seed(t, 7) for t in ["4x2", "42a", "-3", "seed", "ääh"]}) == 5
+
+
+def test_seed_text_gives_the_same_seed_in_every_process():
+    """Python's own ``hash`` of a string changes between processes; the seed must not."""
+    code = (
+        "from model.teaching import parse_seed; print(parse_seed('4x2', 7), parse_seed('ääh', 7))"
+    )
+    seen = set()
+    for hash_seed in ("1", "2", "random"):
+        done = subprocess.run(
+            [sys.executable, "-c", code],
+            capture_output=True,
+            text=True,
+            env=os.environ | {"PYTHONHASHSEED": hash_seed, "PYTHONIOENCODING": "utf-8"},
+            cwd=ROOT,
+            check=True,
+        )
+        seen.add(done.stdout.strip())
+    assert seen == {f"{sha256_seed('4x2')} {sha256_seed('ääh')}"}
 
 
 def test_controls_build_the_run():
@@ -85,7 +121,8 @@ def test_sliders_left_over_from_another_scenario_are_ignored():
 
 def test_mesa_reset_rebuilds_the_run_from_the_app_parameters():
     """Mesa's Reset: check the parameters, split them, build the model class by keyword."""
-    mesa_viz = pytest.importorskip("mesa.visualization.solara_viz")
+    import mesa.visualization.solara_viz as mesa_viz  # a dependency (mesa[rec]): never skipped
+
     from model.app import model_params
 
     model = TeachingModel(scenario_file=BLOCKADE, seed="3", replicates=20, play=True)

@@ -127,6 +127,7 @@ def precision_only(prior):
     return free, replay, full, validate(replay, full, workers=2)
 
 
+@pytest.mark.slow
 def test_leave_one_episode_out_scores_every_choice_once(precision_only):
     free, replay, _, validation = precision_only
     summary = validation.summary(len(free))
@@ -145,6 +146,7 @@ def test_leave_one_episode_out_scores_every_choice_once(precision_only):
     assert INDEX["KAZ"] == 0
 
 
+@pytest.mark.slow
 def test_folds_do_not_depend_on_the_worker_count(precision_only):
     _, replay, full, validation = precision_only
     serial = validate(replay, full, workers=1)
@@ -152,6 +154,7 @@ def test_folds_do_not_depend_on_the_worker_count(precision_only):
         assert np.array_equal(a, b)
 
 
+@pytest.mark.slow
 def test_report_has_its_tables_and_figures(precision_only, prior, tmp_path):
     from model.calibration import Calibrated
     from model.report import calibration_summary, write_report
@@ -182,3 +185,96 @@ def test_report_has_its_tables_and_figures(precision_only, prior, tmp_path):
     for path in written[1:]:
         assert path.read_bytes()[:4] == b"\x89PNG" and path.stat().st_size > 20_000
     assert summary["estimates"]["precision"]["sd"] > 0
+
+
+class _FakeReplay:
+    """A replay stand-in: given observations; probabilities encode the estimate they come from."""
+
+    def __init__(self, observations):
+        self.observations = observations
+
+    def probabilities(self, points):
+        k = float(points[0, 0])
+        return [np.array([[k + 1.0, 1.0, 1.0]]) / (k + 3.0) for _ in self.observations]
+
+
+def test_baselines_and_refits_never_see_the_held_out_episode(monkeypatch):
+    """Leave-one-episode-out: each held-out choice is scored by baselines fitted on the other
+    episodes alone (counted by hand here) and by a refit told to leave that episode out.
+
+    KAZ votes yes only in the episode "odd" (twice), so any rule trained with it would give yes
+    more weight than the other episodes justify.
+    """
+    from types import SimpleNamespace
+
+    import model.calibration as calibration
+
+    obs = [
+        _obs("KAZ", 0, russia=0, episode="odd"),  # yes, with Russia
+        Observation(1, 0, 0, "odd", "odd/second", "KAZ", VOTE_OPTIONS, True, 0),
+        _obs("KAZ", 2, russia=1, episode="e1"),  # abstain; Russia no
+        _obs("RUS", 1, episode="e1"),
+        _obs("KAZ", 2, russia=1, episode="e2"),  # abstain; Russia no
+        _obs("KAZ", 2, episode="e3"),  # abstain; Russia's vote not recorded
+        _obs("KAZ", 1, russia=1, episode="e4"),  # no, with Russia
+    ]
+    episodes = ["odd", "e1", "e2", "e3", "e4"]
+    fits = {}
+
+    def fake_fit(replay, include=None, start=None):
+        held = {o.episode for o, kept in zip(replay.observations, include, strict=True) if not kept}
+        assert len(held) == 1
+        [episode] = held
+        fits[episode] = include.copy()
+        return SimpleNamespace(estimate=np.array([float(episodes.index(episode) + 1)]))
+
+    monkeypatch.setattr(calibration, "fit", fake_fit)
+    validation = validate(_FakeReplay(obs), SimpleNamespace(estimate=np.array([0.0])), workers=1)
+
+    # each refit left out exactly its own episode's choices, and scored only those
+    for episode in episodes:
+        assert list(fits[episode]) == [o.episode != episode for o in obs], episode
+    for i, o in enumerate(obs):
+        k = episodes.index(o.episode) + 1
+        assert np.allclose(validation.held_out[i], np.array([k + 1, 1, 1]) / (k + 3)), i
+        assert np.allclose(validation.in_sample[i], np.array([1, 1, 1]) / 3), i
+
+    # most frequent, add-one smoothed over yes/no/abstain, from KAZ's choices elsewhere:
+    #   odd: no 1, abstain 3 (e1 e2 e3; e4)      -> (1, 2, 4) / 7   [with odd: (3, 2, 4) / 9]
+    #   e4: yes 2 (odd), abstain 3                -> (3, 1, 4) / 8
+    #   e1: yes 2, abstain 2 (e2 e3), no 1        -> (3, 2, 3) / 8
+    frequent = validation.baselines["most_frequent"]
+    assert np.allclose(frequent[0], np.array([1, 2, 4]) / 7)
+    assert np.allclose(frequent[1], np.array([1, 2, 4]) / 7)
+    assert np.allclose(frequent[6], np.array([3, 1, 4]) / 8)
+    assert np.allclose(frequent[2], np.array([3, 2, 3]) / 8)
+    # RUS has no other choice recorded: uniform after smoothing
+    assert np.allclose(frequent[3], np.full(3, 1 / 3))
+
+    # vote with Russia: KAZ's votes elsewhere where Russia's is recorded, and how many matched
+    #   odd: e1 e2 e4, one match (e4)             -> (1 + 1) / (3 + 2) = 2/5 on Russia's yes
+    #   e4: odd x2 e1 e2, two matches (odd)       -> (2 + 1) / (4 + 2) = 1/2 on Russia's no
+    russia = validation.baselines["vote_with_russia"]
+    assert np.allclose(russia[0], [2 / 5, 3 / 10, 3 / 10])
+    assert np.allclose(russia[6], [1 / 4, 1 / 2, 1 / 4])
+    # e3: Russia's vote not recorded, so the most frequent choice elsewhere
+    #   (yes 2, no 1, abstain 2)                  -> (3, 2, 3) / 8
+    assert np.allclose(russia[5], np.array([3, 2, 3]) / 8)
+    assert all(np.allclose(p, 1 / 3) for p in validation.baselines["uniform"])
+
+
+@pytest.mark.slow
+def test_held_out_baselines_of_the_record_use_the_other_episodes_only(precision_only):
+    """On the real record: each held-out most-frequent baseline is the add-one smoothed count of
+    the decider's choices in the other episodes."""
+    _, replay, _, validation = precision_only
+    obs = replay.observations
+    for i, o in enumerate(obs):
+        counts = dict.fromkeys(o.options, 1.0)
+        for other in obs:
+            if other.actor == o.actor and other.episode != o.episode:
+                name = other.options[other.choice]
+                if name in counts:
+                    counts[name] += 1.0
+        expected = np.array([counts[name] for name in o.options])
+        assert np.allclose(validation.baselines["most_frequent"][i], expected / expected.sum()), o

@@ -1,6 +1,13 @@
+import functools
+import hashlib
 import json
+import math
+import socket
 import subprocess
 import sys
+import time
+import urllib.request
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -119,3 +126,170 @@ def test_bad_scenario_is_one_line_and_exit_2(tmp_path):
 def test_help_answers():
     done = multivector("--help")
     assert done.returncode == 0 and "run" in done.stdout
+
+
+def test_episodes_lists_every_documented_choice_beside_the_record():
+    from model.actors import ACTORS
+    from model.library import compile_plan, load_library
+    from model.parameters import CALIBRATED
+    from model.structure import build_structure
+
+    done = multivector("episodes", "--json")
+    assert done.returncode == 0, done.stderr
+    payload = json.loads(done.stdout)
+    assert payload["parameters"] == {
+        "file": CALIBRATED.name,
+        "sha256": hashlib.sha256(CALIBRATED.read_bytes()).hexdigest(),
+    }
+    # what the library documents: every decider's recorded option at every decision
+    structure = build_structure(2014 * 12, 2024 * 12 + 11)
+    documented = {}
+    for episode in load_library().episodes.values():
+        for decision in compile_plan(episode, structure.stance, list(range(6))).decisions:
+            for actor, option in decision.observed.items():
+                documented[(decision.key, ACTORS[actor])] = (
+                    decision.options,
+                    decision.options[option],
+                )
+    rows = payload["decisions"]
+    listed = [(row["decision"], row["decider"]) for row in rows]
+    assert len(listed) == len(set(listed)), "a documented choice is listed twice"
+    assert set(listed) == set(documented)
+    assert len(documented) >= 100
+    for row in rows:
+        options, observed = documented[(row["decision"], row["decider"])]
+        assert row["observed"] == observed, row["decision"]
+        assert tuple(row["probabilities"]) == tuple(options), row["decision"]
+        probabilities = list(row["probabilities"].values())
+        assert all(0 <= p <= 1 for p in probabilities), row["decision"]
+        # rounded to four places each
+        assert math.isclose(sum(probabilities), 1, abs_tol=5e-5 * len(probabilities)), row
+        assert row["episode"] == row["decision"].split("/")[0]
+
+
+def test_calibrate_writes_the_file_it_is_given_and_reports_the_validation(tmp_path, monkeypatch):
+    """The real command, on a smaller problem: the full calibration takes a quarter of an hour.
+
+    Only the scope is cut (six episodes, the log precision alone, one design); the command's
+    own fitting, cross-validation, file writing and report are what run.
+    """
+    from typer.testing import CliRunner
+
+    import model.calibration as calibration
+    import model.library as library_module
+    from model.cli import app
+    from model.parameters import CALIBRATED, load_parameters
+
+    full = library_module.load_library()
+    votes = [k for k, e in full.episodes.items() if e.kind == "un_vote"][:3]
+    others = [k for k, e in full.episodes.items() if e.kind != "un_vote"][:3]
+    small = replace(full, episodes={k: full.episodes[k] for k in votes + others})
+    documented_choices = sum(
+        len(e.observed) if e.kind == "un_vote" else sum(len(d.observed) for d in e.decision)
+        for e in small.episodes.values()
+    )
+    real_design = calibration.design
+    monkeypatch.setattr(library_module, "load_library", lambda: small)
+    monkeypatch.setattr(calibration, "design", lambda name, prior: real_design(name, prior)[:1])
+    monkeypatch.setattr(
+        calibration, "calibrate", functools.partial(calibration.calibrate, designs=("shared",))
+    )
+
+    shipped = CALIBRATED.read_bytes()
+    shipped_mtime = CALIBRATED.stat().st_mtime_ns
+    out, report = tmp_path / "fitted.toml", tmp_path / "report"
+    done = CliRunner().invoke(
+        app, ["calibrate", "--out", str(out), "--report", str(report), "--json"]
+    )
+    assert done.exit_code == 0, (done.output, done.exception)
+    # --out is honoured: the shipped calibrated file is left exactly as it was
+    assert CALIBRATED.read_bytes() == shipped and CALIBRATED.stat().st_mtime_ns == shipped_mtime
+
+    summary = json.loads(done.stdout)
+    assert summary["parameter_file"] == str(out)
+    assert summary["sha256"] == hashlib.sha256(out.read_bytes()).hexdigest()
+    assert summary["design"] == "shared" and list(summary["estimates"]) == ["precision"]
+    assert summary["episodes"] == 6 and summary["decisions"] == documented_choices
+    assert summary["library_sha256"] == small.sha256
+    for block in ("in_sample", "leave_one_episode_out"):
+        assert 0 < summary[block]["log_loss"] < 5 and 0 <= summary[block]["accuracy"] <= 1
+    assert set(summary["baselines"]) == {"uniform", "most_frequent", "vote_with_russia"}
+    # the uniform baseline is log(options) averaged over the choices: between log 2 and log 4
+    assert math.log(2) <= summary["baselines"]["uniform"]["log_loss"] <= math.log(4)
+    assert (
+        summary["leave_one_episode_out"]["log_loss"] < summary["baselines"]["uniform"]["log_loss"]
+    )
+    assert (report / "report.md").is_file()
+
+    fitted = load_parameters(out)
+    assert fitted.sha256 == summary["sha256"]
+    assert fitted.spec.calibration is not None
+    estimate = summary["estimates"]["precision"]["estimate"]
+    assert math.isclose(fitted.spec.choice.precision, math.exp(estimate), rel_tol=1e-3)
+
+
+def _listening_addresses(port: int) -> set[str]:
+    """Local addresses of the sockets listening on a TCP port (Linux's /proc/net tables)."""
+    found = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        path = Path(table)
+        if not path.exists():
+            continue
+        for line in path.read_text().splitlines()[1:]:
+            local, state = line.split()[1], line.split()[3]
+            address, hex_port = local.split(":")
+            if state != "0A" or int(hex_port, 16) != port:  # 0A: LISTEN
+                continue
+            raw = bytes.fromhex(address)
+            # the kernel prints each 32-bit word in host (little-endian) order
+            words = b"".join(raw[i : i + 4][::-1] for i in range(0, len(raw), 4))
+            family = socket.AF_INET if len(words) == 4 else socket.AF_INET6
+            found.add(socket.inet_ntop(family, words))
+    return found
+
+
+def test_listening_addresses_reads_the_kernel_table():
+    with socket.socket() as loopback, socket.socket() as anywhere:
+        loopback.bind(("127.0.0.1", 0))
+        loopback.listen()
+        anywhere.bind(("0.0.0.0", 0))
+        anywhere.listen()
+        assert _listening_addresses(loopback.getsockname()[1]) == {"127.0.0.1"}
+        assert _listening_addresses(anywhere.getsockname()[1]) == {"0.0.0.0"}
+
+
+def test_teach_serves_the_app_on_loopback_only(tmp_path):
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    log = tmp_path / "teach.log"
+    with open(log, "wb") as sink:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "model", "teach", "--port", str(port)],
+            cwd=ROOT,
+            stdout=sink,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=5) as answer:
+                    status, page = answer.status, answer.read()
+                break
+            except OSError:
+                if process.poll() is not None or time.monotonic() > deadline:
+                    pytest.fail(f"multivector teach did not answer:\n{log.read_text()[-3000:]}")
+                time.sleep(0.3)
+        assert status == 200 and b"<html" in page.lower()
+        # bound to the loopback address alone, not to every interface
+        assert _listening_addresses(port) == {"127.0.0.1"}
+    finally:
+        process.terminate()
+        try:
+            code = process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+            pytest.fail("multivector teach did not stop on SIGTERM")
+    assert code in (0, -15), log.read_text()[-3000:]

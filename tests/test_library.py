@@ -1,3 +1,4 @@
+import os
 from pathlib import Path
 
 import pytest
@@ -40,9 +41,13 @@ def test_seed_sources_exist(library):
     cited = {s.split()[0].rstrip(",;") for e in library.episodes.values() for s in e.sources}
     seeds = {s for s in cited if s.startswith("seeds/")}
     assert seeds, "the library cites none of the founding articles"
-    if (SHARED / "seeds").is_dir():
-        for seed in seeds:
-            assert (SHARED / seed).is_file(), f"cited seed {seed} does not exist"
+    if not (SHARED / "seeds").is_dir():
+        message = f"no founding articles at {SHARED / 'seeds'}: the citations cannot be checked"
+        if os.environ.get("CI"):
+            pytest.fail(message)
+        pytest.skip(message)
+    missing = sorted(seed for seed in seeds if not (SHARED / seed).is_file())
+    assert not missing, f"cited seeds do not exist: {missing}"
 
 
 def test_every_observed_choice_is_an_option_of_its_decision(library):

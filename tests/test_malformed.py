@@ -155,3 +155,38 @@ def test_corpus_is_complete():
         assert expectation(path), path
         assert reported(path).is_file(), path
         assert only(path) in (None, "predict", "library"), path
+
+
+@pytest.mark.parametrize("count", ["-5", "0", "-1_000_000"])
+def test_replicates_below_one_are_rejected(count, tmp_path):
+    """A scenario asking for no or negative replicates is one line, exit 2, before any run."""
+    scenario = tmp_path / "no_replicates.toml"
+    scenario.write_text(
+        'name = "no-replicates"\nquestion = "Is a replicate count below one rejected?"\n'
+        f'start = "2025-01"\nend = "2025-06"\nreplicates = {count}\n'
+    )
+    out = tmp_path / "out"
+    result = runner.invoke(app, ["run", str(scenario), "--out", str(out)])
+    assert_rejected(result, scenario, "replicates")
+    assert "greater than or equal to 1" in result.stderr
+    assert not out.exists()
+
+
+@pytest.mark.parametrize("command", ["run", "compare"])
+@pytest.mark.parametrize("count", ["-5", "0"])
+def test_replicates_option_below_one_is_rejected(command, count, tmp_path):
+    """``--replicates`` below one is a usage error (exit 2) and nothing is written."""
+    out = tmp_path / "out"
+    scenarios = [str(HISTORY)] * (2 if command == "compare" else 1)
+    result = runner.invoke(app, [command, *scenarios, "--replicates", count, "--out", str(out)])
+    assert result.exit_code == 2, result.output
+    assert "Traceback" not in result.output and "--replicates" in result.stderr
+    assert not out.exists()
+
+
+@pytest.mark.parametrize("replicates", [0, -5])
+def test_run_scenario_refuses_fewer_than_one_replicate(history, replicates):
+    from model.runner import run_scenario
+
+    with pytest.raises(ValueError, match="at least 1"):
+        run_scenario(history, replicates=replicates, seed=1)
