@@ -20,6 +20,7 @@ import numpy as np
 from scipy.optimize import minimize
 
 from model.actors import ACTORS, INDEX
+from model.files import write_text
 from model.library import Library, load_library
 from model.model import MultivectorModel
 from model.parameters import DOCUMENTED_DEFAULTS, TERMS, Parameters, load_parameters
@@ -613,8 +614,5 @@ def calibrated_file_text(calibrated: Calibrated, prior: Parameters, library: Lib
 
 
 def write_calibrated(text: str, path: Path) -> None:
-    """Write the calibrated file atomically."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    staged = path.with_name(f".{path.name}.partial")
-    staged.write_text(text)
-    staged.replace(path)
+    """Write the calibrated file, staged (whole or absent)."""
+    write_text(path, text)

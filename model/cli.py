@@ -156,6 +156,7 @@ def run(
     except InputError as error:
         fail(str(error))
         return
+    from model.files import staged
     from model.outputs import write_outputs
     from model.plotting import fan_chart
 
@@ -163,8 +164,9 @@ def run(
     if folder.exists() and not folder.is_dir():
         fail(f"{folder}: is not a folder")
     try:
-        summary = write_outputs(result, folder, scenario)
-        fan_chart(result, folder / "alignment.png")
+        with staged() as files:  # the four files appear together
+            summary = write_outputs(result, folder, scenario, files)
+            fan_chart(result, files.path(folder / "alignment.png"))
     except OSError as error:
         fail(f"{folder}: cannot write results: {error.strerror or error}")
         return

@@ -7,7 +7,6 @@ replicate; afterwards their difference is the shock's effect on that replicate, 
 """
 
 import hashlib
-import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -17,6 +16,7 @@ import numpy as np
 from model import __version__
 from model.actors import ACTORS, INDEX, POLES
 from model.calendar import month_fraction, month_label, month_year, parse_month, year_ends
+from model.files import staged
 from model.outputs import quantiles
 from model.runner import Run, run_scenario
 from model.scenario import Scenario
@@ -297,17 +297,13 @@ def _provenance(run: Run, path: Path) -> dict[str, Any]:
 
 
 def write_comparison(comparison: Comparison, out: Path) -> dict[str, Any]:
-    """Write drift.json and drift.png into ``out`` (staged, then renamed) and return the summary."""
+    """Write drift.json and drift.png into ``out`` (staged together) and return the summary."""
     from model.plotting import drift_chart
 
     summary = drift_summary(comparison)
-    out.mkdir(parents=True, exist_ok=True)
-    staged_json = out / ".drift.json.partial"
-    staged_png = out / ".drift.partial.png"
-    staged_json.write_text(json.dumps(summary, indent=2) + "\n")
-    drift_chart(comparison, staged_png)
-    staged_json.replace(out / "drift.json")
-    staged_png.replace(out / "drift.png")
+    with staged() as files:
+        files.json(out / "drift.json", summary)
+        drift_chart(comparison, files.path(out / "drift.png"))
     return summary
 
 

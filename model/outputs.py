@@ -7,11 +7,11 @@ from typing import Any
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.parquet as pq
 
 from model import __version__
 from model.actors import ACTORS, INDEX, KAZAKHSTAN, POLES
 from model.calendar import month_label, month_year, parse_month, year_ends
+from model.files import FileSet, staged
 from model.observation import (
     POLE_INDEX,
     VOTE_POSITION,
@@ -267,25 +267,23 @@ def summarise(run: Run, meta: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def write_outputs(run: Run, out: Path, scenario_file: Path | None = None) -> dict[str, Any]:
+def write_outputs(
+    run: Run, out: Path, scenario_file: Path | None = None, files: FileSet | None = None
+) -> dict[str, Any]:
     """Write trajectories.parquet, choices.parquet and summary.json into ``out``.
 
-    Files are written under temporary names and renamed at the end, so a failed run leaves
-    nothing half-written.
+    The files are staged (:mod:`model.files`): with ``files`` they join that set, to appear
+    with whatever else the caller stages; without, they appear together when written.
 
     Returns:
         The summary.
     """
+    if files is None:
+        with staged() as own:
+            return write_outputs(run, out, scenario_file, own)
     meta = provenance(run, scenario_file)
     summary = summarise(run, meta)
-    out.mkdir(parents=True, exist_ok=True)
-    staged = {
-        "trajectories.parquet": trajectories_table(run, meta),
-        "choices.parquet": choices_table(run, meta),
-    }
-    for name, table in staged.items():
-        pq.write_table(table, out / f".{name}.partial", compression="zstd")
-    (out / ".summary.json.partial").write_text(json.dumps(summary, indent=2) + "\n")
-    for name in [*staged, "summary.json"]:
-        (out / f".{name}.partial").replace(out / name)
+    files.parquet(out / "trajectories.parquet", trajectories_table(run, meta), compression="zstd")
+    files.parquet(out / "choices.parquet", choices_table(run, meta), compression="zstd")
+    files.json(out / "summary.json", summary)
     return summary

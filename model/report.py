@@ -7,6 +7,7 @@ import numpy as np
 
 from model.actors import ACTOR_NAMES
 from model.calibration import Calibrated, standard_errors
+from model.files import staged
 
 ACTOR_COLOURS = {
     "KAZ": "#138d75",
@@ -306,12 +307,15 @@ def markdown(summary: dict, calibrated: Calibrated) -> str:
 
 
 def write_report(summary: dict, calibrated: Calibrated, folder: Path) -> list[Path]:
-    """Write report.md and the three figures into ``folder``."""
-    folder.mkdir(parents=True, exist_ok=True)
-    (folder / "report.md").write_text(markdown(summary, calibrated))
-    return [
-        folder / "report.md",
-        plot_choice_probabilities(calibrated, folder / "choice_probabilities.png"),
-        plot_reliability(calibrated, folder / "reliability.png"),
-        plot_weights(calibrated, folder / "weights.png"),
-    ]
+    """Write report.md and the three figures into ``folder``, staged together."""
+    figures = {
+        "choice_probabilities.png": plot_choice_probabilities,
+        "reliability.png": plot_reliability,
+        "weights.png": plot_weights,
+    }
+    with staged() as files:
+        written = [files.text(folder / "report.md", markdown(summary, calibrated))]
+        for name, plot in figures.items():
+            plot(calibrated, files.path(folder / name))
+            written.append(folder / name)
+    return written

@@ -20,13 +20,13 @@ from typing import Any
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.parquet as pq
 
 from model import __version__
 from model.actors import ACTORS, INDEX, KAZAKHSTAN, POLES
 from model.calendar import month_label, year_ends
 from model.errors import InputError
 from model.experiment import Design
+from model.files import STAGED_GLOB, remove_staged, staged, write_text
 from model.model import MultivectorModel
 from model.observation import POLE_INDEX, Recorder, balance
 from model.shocks import TEMPLATES
@@ -374,28 +374,17 @@ def _samples_table(design: Design) -> pa.Table:
     return pa.table(columns)
 
 
-def _write_atomically(path: Path, write: Callable[[Path], None]) -> None:
-    staged = path.with_name(f".{path.name}.partial")
-    write(staged)
-    staged.replace(path)
-
-
 def done(out: Path, task: Task) -> bool:
     """Whether a task's three chunk files are all in place."""
     return all((out / t / f"{task.name}.parquet").is_file() for t in TABLES)
 
 
 def write_chunk(out: Path, task: Task, tables: dict[str, pa.Table]) -> None:
-    """Write a task's tables: all staged first, then renamed, so a chunk is whole or absent."""
-    staged = []
-    for table_name in TABLES:
-        folder = out / table_name
-        folder.mkdir(parents=True, exist_ok=True)
-        path = folder / f".{task.name}.parquet.partial"
-        pq.write_table(tables[table_name], path, compression="zstd")
-        staged.append((path, folder / f"{task.name}.parquet"))
-    for path, final in staged:
-        path.replace(final)
+    """Write a task's tables, staged together, so a chunk is whole or absent."""
+    with staged() as files:
+        for table_name in TABLES:
+            path = out / table_name / f"{task.name}.parquet"
+            files.parquet(path, tables[table_name], compression="zstd")
 
 
 def _comparable(value: Any) -> Any:
@@ -442,16 +431,14 @@ def prepare(out: Path, design: Design, chunk_runs: int, tasks: list[Task], resum
                 raise InputError(
                     existing, key, "differs from this experiment: resume only the same sweep"
                 )
-        for stray in out.glob("*/.*.partial"):
-            stray.unlink()  # a chunk being written when the sweep was killed
+        remove_staged(out, f"*/{STAGED_GLOB}")  # a chunk being written when the sweep was killed
         return
     if out.exists() and any(out.iterdir()) and not resume:
         raise InputError(out, "", "is not empty: choose another --out")
     out.mkdir(parents=True, exist_ok=True)
-    _write_atomically(out / "samples.parquet", lambda p: pq.write_table(_samples_table(design), p))
-    _write_atomically(
-        out / "manifest.json", lambda p: p.write_text(json.dumps(wanted, indent=2) + "\n")
-    )
+    with staged() as files:
+        files.parquet(out / "samples.parquet", _samples_table(design))
+        files.json(out / "manifest.json", wanted)
 
 
 # --- executing ---------------------------------------------------------------------------
@@ -657,8 +644,7 @@ def sweep(
         time.perf_counter() - start,
     )
     if not failed:
-        _write_atomically(
-            out / "complete.json",
-            lambda p: p.write_text(json.dumps({"chunks": len(tasks), "runs": design.runs}) + "\n"),
+        write_text(
+            out / "complete.json", json.dumps({"chunks": len(tasks), "runs": design.runs}) + "\n"
         )
     return report
