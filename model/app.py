@@ -21,9 +21,9 @@ import io
 import os
 import threading
 
-import matplotlib
+from model.style import POLE_COLOURS, use_agg
 
-matplotlib.use("Agg")
+use_agg()
 
 import numpy as np  # noqa: E402
 import PIL.Image  # noqa: E402
@@ -57,7 +57,6 @@ from model.teaching import (  # noqa: E402
 )
 
 TITLE = "Multivector: Kazakhstan between Russia, China and the US"
-POLE_COLOURS = {"RUS": "#c0392b", "CHN": "#d68910", "USA": "#1f5fa8"}
 DPI = 110
 RELATION_COLOURS = colormaps["RdBu"]
 LOG_ROWS = 60

@@ -9,11 +9,11 @@ import numpy as np
 from model.actors import ACTOR_NAMES, INDEX, KAZAKHSTAN, POLES
 from model.calendar import month_fraction, month_label
 from model.runner import Run
+from model.style import POLE_COLOURS, pyplot
 
 if TYPE_CHECKING:
     from model.compare import Comparison
 
-POLE_COLOURS = {"RUS": "#c0392b", "CHN": "#d68910", "USA": "#2e64b5"}
 STRIP_LEVELS = 10
 MIN_GAP_YEARS = 0.2
 
@@ -71,10 +71,7 @@ def fan_chart(run: Run, path: Path) -> Path:
     Kazakhstan decided are numbered on a strip below (triangles for UN votes) and listed in a
     key with Kazakhstan's recorded choice.
     """
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     alignment = run.alignment()  # (M, R, 6)
     x = np.array([month_fraction(m) for m in run.months])
@@ -160,11 +157,8 @@ def drift_chart(comparison: "Comparison", path: Path) -> Path:
     One panel per pole: the median of the per-replicate drift (scenario minus baseline) with
     50% and 90% bands; each shock's date (and a hazard's window) is marked.
     """
-    import matplotlib
-
-    matplotlib.use("Agg")
+    plt = pyplot()
     import matplotlib.patches
-    import matplotlib.pyplot as plt
     import matplotlib.ticker
 
     from model.compare import event_years

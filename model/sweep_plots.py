@@ -19,7 +19,14 @@ from model.actors import ACTOR_NAMES, POLES
 from model.calendar import month_fraction, parse_month
 from model.errors import InputError
 from model.files import FileSet, staged
-from model.plotting import POLE_COLOURS
+from model.style import (
+    FIRST_ORDER_COLOUR,
+    POINT_COLOUR,
+    POLE_COLOURS,
+    TOTAL_ORDER_COLOUR,
+    TREND_COLOUR,
+    pyplot,
+)
 
 QUANTILES = [0.05, 0.25, 0.5, 0.75, 0.95]
 END_METRICS = [*(f"alignment_{p}" for p in POLES), "balance"]
@@ -160,10 +167,7 @@ class SweepResults:
 
 
 def _figure(rows: int, cols: int, size: tuple[float, float]) -> tuple[Any, Any]:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     fig, axes = plt.subplots(rows, cols, figsize=size, squeeze=False)
     return fig, axes
@@ -328,7 +332,7 @@ def sobol_indices(
             0.4,
             xerr=indices["S1_conf"],
             label="first order S1",
-            color="#5d8aa8",
+            color=FIRST_ORDER_COLOUR,
             capsize=3,
         )
         ax.barh(
@@ -337,7 +341,7 @@ def sobol_indices(
             0.4,
             xerr=indices["ST_conf"],
             label="total ST",
-            color="#c06c3e",
+            color=TOTAL_ORDER_COLOUR,
             capsize=3,
         )
         ax.set_yticks(y, names if ax is axes[0, 0] else [""] * len(names), fontsize=9)
@@ -416,13 +420,13 @@ def outcome_scatter(results: SweepResults, out: Path, files: FileSet) -> Path | 
             ax = axes[r, c]
             x = samples.column(spec["target"]).to_numpy()[part["sample"].to_numpy()]
             y = part["share"].to_numpy()
-            ax.scatter(x, y, s=14, alpha=0.6, color="#4a6fa5")
+            ax.scatter(x, y, s=14, alpha=0.6, color=POINT_COLOUR)
             edges = np.unique(np.quantile(x, np.linspace(0, 1, 9)))
             if len(edges) > 2:
                 bins = np.clip(np.digitize(x, edges[1:-1]), 0, len(edges) - 2)
                 centres = [x[bins == b].mean() for b in range(len(edges) - 1) if (bins == b).any()]
                 heights = [y[bins == b].mean() for b in range(len(edges) - 1) if (bins == b).any()]
-                ax.plot(centres, heights, color="#b03a2e", linewidth=2, label="binned mean")
+                ax.plot(centres, heights, color=TREND_COLOUR, linewidth=2, label="binned mean")
                 ax.legend(fontsize=8)
             ax.set_ylim(-0.02, 1.02)
             ax.set_xlabel(spec.get("label") or spec["target"])
