@@ -165,7 +165,7 @@ def run(
         fail(f"{folder}: is not a folder")
     try:
         with staged() as files:  # the four files appear together
-            summary = write_outputs(result, folder, scenario, files)
+            summary = write_outputs(result, folder, files)
             fan_chart(result, files.path(folder / "alignment.png"))
     except OSError as error:
         fail(f"{folder}: cannot write results: {error.strerror or error}")

@@ -6,7 +6,6 @@ both (common random numbers). Before the first shock the two runs are identical 
 replicate; afterwards their difference is the shock's effect on that replicate, not noise.
 """
 
-import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -18,9 +17,10 @@ from model.actors import ACTORS, INDEX, POLES
 from model.calendar import month_fraction, month_label, month_year, parse_month, year_ends
 from model.files import staged
 from model.outputs import quantiles
+from model.provenance import Source
 from model.runner import Run, run_scenario
 from model.scenario import Scenario
-from model.shocks import compile_shock, describe
+from model.shocks import compile_shock
 
 MOVED = 12
 """How many of the decisions whose probabilities moved most are reported."""
@@ -125,13 +125,18 @@ def compare(
     Args:
         baseline: The baseline scenario.
         scenario: The scenario with its shocks.
-        baseline_file: The baseline's file (recorded in outputs).
-        scenario_file: The scenario's file (recorded in outputs).
+        baseline_file: The baseline's file (recorded if the baseline was not read from one).
+        scenario_file: The scenario's file (recorded if the scenario was not read from one).
         replicates: Replicate count (the scenario's if None).
         seed: Seed (the scenario's if None).
     """
     replicates = scenario.replicates if replicates is None else replicates
     seed = scenario.seed if seed is None else seed
+    # a scenario built in code is recorded as its file, hashed now, before the runs
+    if baseline.source is None:
+        baseline = baseline.with_source(Source.read(baseline_file))
+    if scenario.source is None:
+        scenario = scenario.with_source(Source.read(scenario_file))
     runs = [
         run_scenario(spec, replicates=replicates, seed=seed)
         for spec in (framed(baseline, scenario), scenario)
@@ -255,8 +260,8 @@ def drift_summary(comparison: Comparison) -> dict[str, Any]:
     m, p = np.unravel_index(np.abs(medians).argmax(), medians.shape)
     moved, own = moved_decisions(comparison)
     return {
-        "baseline": _provenance(comparison.baseline, comparison.baseline_file),
-        "scenario": _provenance(comparison.scenario, comparison.scenario_file),
+        "baseline": comparison.baseline.provenance.comparison_entry(),
+        "scenario": comparison.scenario.provenance.comparison_entry(),
         "seed": comparison.scenario.seed,
         "replicates": comparison.scenario.replicates,
         "package_version": __version__,
@@ -277,22 +282,6 @@ def drift_summary(comparison: Comparison) -> dict[str, Any]:
         },
         "moved_decisions": moved,
         "scenario_decisions": own,
-    }
-
-
-def _provenance(run: Run, path: Path) -> dict[str, Any]:
-    spec = run.scenario
-    return {
-        "name": spec.name,
-        "question": spec.question,
-        "file": str(path),
-        "sha256": hashlib.sha256(Path(path).read_bytes()).hexdigest(),
-        "parameters": {"file": run.parameters.path.name, "sha256": run.parameters.sha256},
-        "library_sha256": run.library.sha256,
-        "shocks": [describe(shock) for shock in spec.shock],
-        "excluded_episodes": list(spec.record.exclude),
-        "overrides": dict(spec.overrides),
-        "start_from": spec.start_from,
     }
 
 

@@ -19,7 +19,7 @@ from pydantic import Field, ValidationError, model_validator
 from model.errors import InputError
 from model.parameters import TERMS, Parameters
 from model.scenario import Scenario, load_scenario, scenario_parameters
-from model.schema import FieldProblem, Identifier, Strict, load
+from model.schema import FieldProblem, Identifier, Strict, load_with_bytes
 
 MAX_RUNS = 10_000_000
 ExperimentName = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_-]*$", max_length=80)]
@@ -415,7 +415,7 @@ def _check_decisions(path: Path, design: Design) -> None:
 def load_experiment(path: Path) -> Design:
     """Read, validate and sample an experiment file; every sample is checked before any run."""
     path = Path(path)
-    experiment = load(path, Experiment)
+    experiment, raw = load_with_bytes(path, Experiment)
     files = []
     for position, name in enumerate(experiment.scenarios):
         file = Path(name) if Path(name).is_absolute() else path.parent / name
@@ -433,7 +433,7 @@ def load_experiment(path: Path) -> Design:
     design = Design(
         experiment,
         path,
-        hashlib.sha256(path.read_bytes()).hexdigest(),
+        hashlib.sha256(raw).hexdigest(),
         scenarios,
         tuple(files),
         values,

@@ -1,6 +1,5 @@
 """Tables and the summary a run writes: trajectories, choices, summary.json."""
 
-import hashlib
 import json
 from pathlib import Path
 from typing import Any
@@ -8,7 +7,6 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
-from model import __version__
 from model.actors import ACTORS, INDEX, KAZAKHSTAN, POLES
 from model.calendar import month_label, month_year, parse_month, year_ends
 from model.files import FileSet, staged
@@ -21,41 +19,14 @@ from model.observation import (
 )
 from model.patterns import evaluate
 from model.runner import Run
-from model.shocks import TEMPLATES, describe
 
 PARTNERS = [a for a in ACTORS if a != "KAZ"]
 QUANTILES = (0.05, 0.5, 0.95)
 
 
-def provenance(run: Run, scenario_file: Path | None = None) -> dict[str, Any]:
+def provenance(run: Run) -> dict[str, Any]:
     """What produced a result: scenario, seed, replicates, versions and hashes."""
-    spec = run.scenario
-    scenario: dict[str, Any] = {
-        "name": spec.name,
-        "question": spec.question,
-        "start_from": spec.start_from,
-        "overrides": dict(spec.overrides),
-        "excluded_episodes": list(spec.record.exclude),
-        "extra_episode_files": [Path(f).name for f in spec.episodes],
-        "shocks": [describe(shock) for shock in spec.shock],
-    }
-    if scenario_file is not None:
-        scenario["file"] = str(scenario_file)
-        scenario["sha256"] = hashlib.sha256(Path(scenario_file).read_bytes()).hexdigest()
-    return {
-        "scenario": scenario,
-        "seed": run.seed,
-        "replicates": run.replicates,
-        "package_version": __version__,
-        "parameters": {
-            "file": run.parameters.path.name,
-            "sha256": run.parameters.sha256,
-            "description": run.parameters.spec.description,
-        },
-        "library_sha256": run.library.sha256,
-        "shock_templates_sha256": hashlib.sha256(TEMPLATES.read_bytes()).hexdigest(),
-        "span": {"start": month_label(run.months[0]), "end": month_label(run.months[-1])},
-    }
+    return run.provenance.run_record(run.seed, run.replicates, run.months)
 
 
 def _metadata(meta: dict[str, Any]) -> dict[bytes, bytes]:
@@ -267,9 +238,7 @@ def summarise(run: Run, meta: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def write_outputs(
-    run: Run, out: Path, scenario_file: Path | None = None, files: FileSet | None = None
-) -> dict[str, Any]:
+def write_outputs(run: Run, out: Path, files: FileSet | None = None) -> dict[str, Any]:
     """Write trajectories.parquet, choices.parquet and summary.json into ``out``.
 
     The files are staged (:mod:`model.files`): with ``files`` they join that set, to appear
@@ -280,8 +249,8 @@ def write_outputs(
     """
     if files is None:
         with staged() as own:
-            return write_outputs(run, out, scenario_file, own)
-    meta = provenance(run, scenario_file)
+            return write_outputs(run, out, own)
+    meta = provenance(run)
     summary = summarise(run, meta)
     files.parquet(out / "trajectories.parquet", trajectories_table(run, meta), compression="zstd")
     files.parquet(out / "choices.parquet", choices_table(run, meta), compression="zstd")

@@ -11,6 +11,7 @@ from model.library import Decision, Library, load_library
 from model.model import MultivectorModel
 from model.observation import DecisionRecord, Recorder
 from model.parameters import Parameters
+from model.provenance import Provenance
 from model.scenario import Scenario, scenario_parameters
 
 CHUNK = 2000
@@ -43,6 +44,11 @@ class Run:
     def months(self) -> list[int]:
         """Months recorded."""
         return self.chunks[0].months
+
+    @cached_property
+    def provenance(self) -> Provenance:
+        """The run's inputs as they were loaded (files hashed when read, not after the run)."""
+        return Provenance(self.scenario, self.parameters, self.library.sha256)
 
     def alignment(self) -> np.ndarray:
         """Kazakhstan's alignment toward every state, shape (M, R, 6), all chunks."""

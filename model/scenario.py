@@ -3,12 +3,21 @@
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Literal
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, PrivateAttr, field_validator, model_validator
 
 from model.actors import ActorCode
 from model.calendar import month_label, parse_month
 from model.errors import InputError
-from model.schema import DateText, FieldProblem, Identifier, Strict, TieKind, check_date, load
+from model.provenance import Source
+from model.schema import (
+    DateText,
+    FieldProblem,
+    Identifier,
+    Strict,
+    TieKind,
+    check_date,
+    load_with_bytes,
+)
 from model.shocks import Shock, compile_shock, window
 
 if TYPE_CHECKING:
@@ -65,7 +74,22 @@ class Scenario(Strict):
     record: Record = Record()
     shock: list[Shock] = []
 
+    _source: Source | None = PrivateAttr(default=None)
     _dates = field_validator("start", "end")(check_date)
+
+    @property
+    def source(self) -> Source | None:
+        """The file the scenario was read from, hashed as parsed (None if built in code).
+
+        Copies keep it: a baseline framed to a scenario's months is the same file.
+        """
+        return self._source
+
+    def with_source(self, source: Source) -> "Scenario":
+        """A copy recorded as read from ``source``."""
+        copy = self.model_copy()
+        copy._source = source
+        return copy
 
     @model_validator(mode="after")
     def _span(self) -> "Scenario":
@@ -160,14 +184,14 @@ def load_scenario(path: Path) -> Scenario:
     from model.library import load_library
 
     path = Path(path)
-    scenario = load(path, Scenario)
+    scenario, raw = load_with_bytes(path, Scenario)
     update: dict[str, object] = {}
     if scenario.parameters is not None:
         update["parameters"] = _relative(path, scenario.parameters, "parameters")
     update["episodes"] = [
         _relative(path, file, f"episodes[{k}]") for k, file in enumerate(scenario.episodes)
     ]
-    scenario = scenario.model_copy(update=update)
+    scenario = scenario.model_copy(update=update).with_source(Source.of(path, raw))
     known = load_library(tuple(Path(f) for f in scenario.episodes)).episodes
     for position, episode in enumerate(scenario.record.exclude):
         if episode not in known:

@@ -12,6 +12,7 @@ A shock is scheduled (it happens at its date in every replicate), happens with a
 stochastic shock's occurrence is drawn from each replicate's own stream.
 """
 
+import hashlib
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -33,7 +34,7 @@ from model.schema import (
     OptionName,
     Strict,
     Unit,
-    load,
+    load_with_bytes,
 )
 
 TEMPLATES = DATA / "shocks.toml"
@@ -386,11 +387,21 @@ def _check_template(template: ShockTemplate, position: int) -> None:
         check(effect.toward, "effects.toward")
 
 
-@cache
 def load_templates(path: Path = TEMPLATES) -> dict[str, ShockTemplate]:
     """Load and check the shock templates, one per kind."""
+    return _templates(path)[0]
+
+
+def templates_sha256(path: Path = TEMPLATES) -> str:
+    """The hash of the template file's bytes, as parsed by :func:`load_templates`."""
+    return _templates(path)[1]
+
+
+@cache
+def _templates(path: Path) -> tuple[dict[str, ShockTemplate], str]:
     templates: dict[str, ShockTemplate] = {}
-    for position, template in enumerate(load(path, ShockTemplateFile).template):
+    loaded, raw = load_with_bytes(path, ShockTemplateFile)
+    for position, template in enumerate(loaded.template):
         _check_template(template, position)
         if template.kind in templates:
             raise InputError(path, f"template[{position}].kind", "a second template of the kind")
@@ -398,7 +409,7 @@ def load_templates(path: Path = TEMPLATES) -> dict[str, ShockTemplate]:
     missing = sorted(set(SHOCK_KINDS) - set(templates) - {"un_vote"})
     if missing:
         raise InputError(path, "template", f"no template for {', '.join(missing)}")
-    return templates
+    return templates, hashlib.sha256(raw).hexdigest()
 
 
 # --- compiling a shock --------------------------------------------------------------------

@@ -29,7 +29,8 @@ from model.experiment import Design
 from model.files import STAGED_GLOB, remove_staged, staged, write_text
 from model.model import MultivectorModel
 from model.observation import POLE_INDEX, Recorder, balance
-from model.shocks import TEMPLATES
+from model.provenance import Provenance
+from model.shocks import templates_sha256
 
 TABLES = ("runs", "decisions", "outcomes")
 RETRIES = 2
@@ -323,8 +324,7 @@ OUTCOME_SCHEMA = pa.schema(
 
 def manifest(design: Design, chunk_runs: int, tasks: list[Task]) -> dict[str, Any]:
     """What produced the results: experiment and its hash, seeds, versions, the chunk plan."""
-    import hashlib
-
+    library_sha256 = _library_sha(design)
     return {
         "experiment": {
             "name": design.experiment.name,
@@ -333,15 +333,8 @@ def manifest(design: Design, chunk_runs: int, tasks: list[Task]) -> dict[str, An
             "sha256": design.sha256,
         },
         "scenarios": [
-            {
-                "name": s.name,
-                "file": str(f),
-                "sha256": hashlib.sha256(Path(f).read_bytes()).hexdigest(),
-                "parameters": {"file": p.path.name, "sha256": p.sha256},
-            }
-            for s, f, p in zip(
-                design.scenarios, design.scenario_files, design.base_parameters, strict=True
-            )
+            Provenance(s, p, library_sha256).manifest_entry()
+            for s, p in zip(design.scenarios, design.base_parameters, strict=True)
         ],
         "seed": design.experiment.seed,
         "replicates_per_sample": design.experiment.replicates,
@@ -351,8 +344,8 @@ def manifest(design: Design, chunk_runs: int, tasks: list[Task]) -> dict[str, An
         "outcomes": [o.name for o in design.experiment.outcome],
         "keep": design.experiment.keep.model_dump(),
         "package_version": __version__,
-        "library_sha256": _library_sha(design),
-        "shock_templates_sha256": hashlib.sha256(TEMPLATES.read_bytes()).hexdigest(),
+        "library_sha256": library_sha256,
+        "shock_templates_sha256": templates_sha256(),
         "chunk_runs": chunk_runs,
         "chunks": len(tasks),
         "random_streams": "replicate r of every sample draws from the stream (seed, r): common "
