@@ -14,13 +14,13 @@ import numpy as np
 
 from model import __version__
 from model.actors import ACTORS, INDEX, POLES
-from model.calendar import month_fraction, month_label, month_year, parse_month, year_ends
+from model.calendar import month_label, month_year, parse_month, year_ends
 from model.files import staged
-from model.outputs import quantiles
 from model.provenance import Source
 from model.runner import Run, run_scenario
 from model.scenario import Scenario
 from model.shocks import compile_shock
+from model.summary import quantiles
 
 MOVED = 12
 """How many of the decisions whose probabilities moved most are reported."""
@@ -294,15 +294,3 @@ def write_comparison(comparison: Comparison, out: Path) -> dict[str, Any]:
         files.json(out / "drift.json", summary)
         drift_chart(comparison, files.path(out / "drift.png"))
     return summary
-
-
-def event_years(comparison: Comparison) -> list[tuple[float, float | None, str]]:
-    """Events as decimal years for plotting: (start, window end or None, label)."""
-    return [
-        (
-            month_fraction(e.month),
-            month_fraction(e.last) if e.last is not None else None,
-            e.label,
-        )
-        for e in comparison.events()
-    ]

@@ -235,7 +235,7 @@ class Design:
     @cached_property
     def calibration_sets(self) -> tuple[tuple[np.ndarray, np.ndarray], ...]:
         """Per scenario, weights (samples, 6, T) and precisions drawn from the calibration."""
-        from model.calibration import draw_parameters
+        from model.uncertainty import draw_parameters
 
         return tuple(
             draw_parameters(base, self.samples, self.experiment.seed)

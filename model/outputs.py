@@ -19,9 +19,9 @@ from model.observation import (
 )
 from model.patterns import evaluate
 from model.runner import Run
+from model.summary import quantiles
 
 PARTNERS = [a for a in ACTORS if a != "KAZ"]
-QUANTILES = (0.05, 0.5, 0.95)
 
 
 def provenance(run: Run) -> dict[str, Any]:
@@ -113,16 +113,6 @@ def choices_table(run: Run, meta: dict[str, Any]) -> pa.Table:
     table = pa.table(rows, schema=schema)
     order = np.lexsort((np.arange(table.num_rows), table["replicate"].to_numpy()))
     return table.take(order)
-
-
-def quantiles(values: np.ndarray) -> dict[str, float]:
-    """Median and 90% interval (5th and 95th percentiles), rounded to four decimals."""
-    low, median, high = np.quantile(values, QUANTILES)
-    return {
-        "median": round(float(median), 4),
-        "p05": round(float(low), 4),
-        "p95": round(float(high), 4),
-    }
 
 
 def yearly_alignment(run: Run) -> list[dict[str, Any]]:

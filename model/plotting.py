@@ -64,6 +64,18 @@ def _shorten(text: str, width: int) -> str:
     return text if len(text) <= width else text[: width - 1].rstrip() + "…"
 
 
+def event_years(comparison: "Comparison") -> list[tuple[float, float | None, str]]:
+    """Events as decimal years for plotting: (start, window end or None, label)."""
+    return [
+        (
+            month_fraction(e.month),
+            month_fraction(e.last) if e.last is not None else None,
+            e.label,
+        )
+        for e in comparison.events()
+    ]
+
+
 def fan_chart(run: Run, path: Path) -> Path:
     """Draw Kazakhstan's alignment toward Russia, China and the US as a fan chart.
 
@@ -160,8 +172,6 @@ def drift_chart(comparison: "Comparison", path: Path) -> Path:
     plt = pyplot()
     import matplotlib.patches
     import matplotlib.ticker
-
-    from model.compare import event_years
 
     drift = comparison.drift()  # (M, R, 3)
     x = np.array([month_fraction(m) for m in comparison.months])

@@ -13,12 +13,13 @@ import numpy as np
 
 from model.actors import ACTORS
 from model.calendar import month_label, parse_month
-from model.calibration import draw_parameters, point_parameters, replay_record
+from model.calibration import replay_record
 from model.errors import InputError
 from model.library import Library, check_references, date_key, load_library
 from model.model import MultivectorModel
 from model.parameters import Parameters
 from model.schema import Episode, EpisodeFile, read_toml, validate
+from model.uncertainty import draw_parameters, point_parameters
 
 FIRST_MONTH = 2014 * 12
 INTERVAL = (0.05, 0.95)
