@@ -376,12 +376,12 @@ def _check_values(path: Path, design: Design) -> None:
 
 def _known_decisions(design: Design) -> dict[str, tuple[tuple[str, ...], tuple[str, ...]]]:
     """Every decision the scenarios can pose, by key: its deciders and its options."""
-    from model.library import decision_table, load_library
+    from model.library import decision_table, library_for
     from model.shocks import compile_shock
 
     known: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {}
     for scenario in design.scenarios:
-        episodes = list(load_library(tuple(Path(f) for f in scenario.episodes)).episodes.values())
+        episodes = list(library_for(scenario.episodes).episodes.values())
         for shock in scenario.shock:
             compiled = compile_shock(shock)
             episodes += [e for e in (compiled.onset, compiled.ending) if e is not None]

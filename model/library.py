@@ -396,3 +396,8 @@ def load_library(extra: tuple[Path, ...] = ()) -> Library:
         reactions=tuple(reactions),
         sha256=_hash_files(data_files),
     )
+
+
+def library_for(episode_files: Iterable[str | Path]) -> Library:
+    """The shipped library plus a scenario's extra episode files (loaded once, then cached)."""
+    return load_library(tuple(Path(f) for f in episode_files))

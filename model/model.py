@@ -9,7 +9,6 @@ run is a batch of one.
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
-from pathlib import Path
 
 import mesa
 import numpy as np
@@ -24,7 +23,7 @@ from model.library import (
     Plan,
     compile_plan,
     compile_reaction,
-    load_library,
+    library_for,
 )
 from model.observation import DecisionRecord, Recorder
 from model.parameters import Parameters
@@ -140,7 +139,7 @@ class MultivectorModel(mesa.Model):
             replicate_ids = np.arange(count)
         self.replicate_ids = np.asarray(replicate_ids, dtype=np.int64)
         self.parameters = parameters or scenario_parameters(self.scenario_spec)
-        self.library = library or load_library(tuple(Path(f) for f in self.scenario_spec.episodes))
+        self.library = library or library_for(self.scenario_spec.episodes)
         self.replay = replay
         self.weights, self.precision = self._parameter_sets(parameter_sets)
         self.first_month = self.scenario_spec.first_month

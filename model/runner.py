@@ -3,11 +3,10 @@
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cached_property
-from pathlib import Path
 
 import numpy as np
 
-from model.library import Decision, Library, load_library
+from model.library import Decision, Library, library_for
 from model.model import MultivectorModel
 from model.observation import DecisionRecord, Recorder
 from model.parameters import Parameters
@@ -137,7 +136,7 @@ def run_scenario(
     """
     replicates = scenario.replicates if replicates is None else replicates
     seed = scenario.seed if seed is None else seed
-    library = library or load_library(tuple(Path(f) for f in scenario.episodes))
+    library = library or library_for(scenario.episodes)
     if parameters is None:
         parameters = scenario_parameters(scenario)
     chunks, ids = [], []

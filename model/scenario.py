@@ -181,7 +181,7 @@ def load_scenario(path: Path) -> Scenario:
     ``record.exclude`` must be in the library; shocks must fall inside the span and compile;
     parameter overrides must name real parameters with valid values.
     """
-    from model.library import load_library
+    from model.library import library_for
 
     path = Path(path)
     scenario, raw = load_with_bytes(path, Scenario)
@@ -192,7 +192,7 @@ def load_scenario(path: Path) -> Scenario:
         _relative(path, file, f"episodes[{k}]") for k, file in enumerate(scenario.episodes)
     ]
     scenario = scenario.model_copy(update=update).with_source(Source.of(path, raw))
-    known = load_library(tuple(Path(f) for f in scenario.episodes)).episodes
+    known = library_for(scenario.episodes).episodes
     for position, episode in enumerate(scenario.record.exclude):
         if episode not in known:
             raise InputError(

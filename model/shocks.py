@@ -12,9 +12,10 @@ A shock is scheduled (it happens at its date in every replicate), happens with a
 stochastic shock's occurrence is drawn from each replicate's own stream.
 """
 
+import dataclasses
 import hashlib
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, lru_cache
 from pathlib import Path
 from typing import Annotated, ClassVar, Literal
 
@@ -554,8 +555,28 @@ def compile_vote_shock(shock: UnVote) -> Episode:
     )
 
 
+@dataclass(frozen=True)
+class _Written:
+    """A shock as the cache key of its compilation: its kind and fields as written."""
+
+    kind: type
+    text: str
+    shock: ShockBase = dataclasses.field(compare=False, hash=False)
+
+
 def compile_shock(shock: ShockBase) -> CompiledShock:
-    """Bind a shock's roles into the episodes it poses."""
+    """Bind a shock's roles into the episodes it poses.
+
+    A shock is compiled once: loading a scenario compiles its shocks to check them, and the
+    runs, the comparison's events and the teaching app reuse the result (shocks with the same
+    kind and fields share it).
+    """
+    return _compile(_Written(type(shock), shock.model_dump_json(), shock))
+
+
+@lru_cache(maxsize=1024)
+def _compile(written: _Written) -> CompiledShock:
+    shock = written.shock
     kind = shock.kind  # type: ignore[attr-defined]
     template = load_templates().get(kind)
     lasting = template is not None and bool(

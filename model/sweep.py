@@ -354,10 +354,10 @@ def manifest(design: Design, chunk_runs: int, tasks: list[Task]) -> dict[str, An
 
 
 def _library_sha(design: Design) -> str:
-    from model.library import load_library
+    from model.library import library_for
 
     extra = {f for s in design.scenarios for f in s.episodes}
-    return load_library(tuple(Path(f) for f in sorted(extra))).sha256
+    return library_for(sorted(extra)).sha256
 
 
 def _samples_table(design: Design) -> pa.Table:
