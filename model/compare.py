@@ -173,13 +173,14 @@ def _mean_probabilities(
 ) -> dict[tuple[str, int], tuple[Any, np.ndarray, np.ndarray]]:
     """Per (decision key, month): the decision, the share posed, the mean probabilities."""
     out = {}
-    for decision, month, posed, probabilities, _ in run.decisions():
+    for found in run.decisions():
+        posed, probabilities = found.posed, found.probabilities
         mean = (
             probabilities[posed].mean(axis=0)
             if posed.any()
             else np.full(probabilities.shape[1:], np.nan)
         )
-        out[(decision.key, month)] = (decision, posed.mean(), mean)
+        out[(found.decision.key, found.month)] = (found.decision, posed.mean(), mean)
     return out
 
 
@@ -239,12 +240,13 @@ def scenario_decisions(run: Run) -> list[dict[str, Any]]:
     """
     shock_names = {s.name for s in run.scenario.shock}
     pooled: dict[str, list[Any]] = {}
-    for decision, month, posed, probabilities, _ in run.decisions():
+    for found in run.decisions():
+        decision, posed = found.decision, found.posed
         if not any(decision.episode in (name, f"{name}-end") for name in shock_names):
             continue
-        entry = pooled.setdefault(decision.key, [decision, month, np.zeros_like(posed), 0.0])
+        entry = pooled.setdefault(decision.key, [decision, found.month, np.zeros_like(posed), 0.0])
         entry[2] = entry[2] | posed
-        entry[3] = entry[3] + np.where(posed[:, None, None], probabilities, 0.0).sum(axis=0)
+        entry[3] = entry[3] + np.where(posed[:, None, None], found.probabilities, 0.0).sum(axis=0)
     rows = []
     for decision, month, posed, total in pooled.values():
         mean = total / max(int(posed.sum()), 1)

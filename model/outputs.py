@@ -132,7 +132,8 @@ def yearly_alignment(run: Run) -> list[dict[str, Any]]:
 def kazakhstan_decisions(run: Run) -> list[dict[str, Any]]:
     """At each documented decision of Kazakhstan's: mean option probabilities and the record."""
     out = []
-    for decision, month, posed, probabilities, _ in run.decisions():
+    for found in run.decisions():
+        decision, posed, probabilities = found.decision, found.posed, found.probabilities
         if KAZAKHSTAN not in decision.deciders or ">" in decision.key:
             continue
         d = decision.deciders.index(KAZAKHSTAN)
@@ -146,7 +147,7 @@ def kazakhstan_decisions(run: Run) -> list[dict[str, Any]]:
             {
                 "episode": decision.episode,
                 "decision": decision.key,
-                "month": month_label(month),
+                "month": month_label(found.month),
                 "title": decision.title,
                 "posed_share": round(float(posed.mean()), 4),
                 "probabilities": {

@@ -32,7 +32,8 @@ class Mark:
 def episode_marks(run: Run) -> list[Mark]:
     """The documented episodes Kazakhstan decided in the run, in date order."""
     seen: dict[str, Mark] = {}
-    for decision, month, _, _, _ in run.decisions():
+    for found in run.decisions():
+        decision, month = found.decision, found.month
         if ">" in decision.key or decision.episode in seen:
             continue
         if KAZAKHSTAN not in decision.deciders:

@@ -18,6 +18,26 @@ CHUNK = 2000
 
 
 @dataclass(frozen=True)
+class PosedDecision:
+    """A decision posed in a run, its records joined over every replicate.
+
+    Attributes:
+        decision: The decision.
+        month: The month it was posed in.
+        posed: Whether it was posed, per replicate, shape (R,).
+        probabilities: Option probabilities per replicate and decider, shape (R, D, O) (NaN in
+            a chunk of replicates where it was not posed at all).
+        choices: The option chosen per replicate and decider, shape (R, D) (-1 likewise).
+    """
+
+    decision: Decision
+    month: int
+    posed: np.ndarray
+    probabilities: np.ndarray
+    choices: np.ndarray
+
+
+@dataclass(frozen=True)
 class Run:
     """The outcome of a scenario run.
 
@@ -57,15 +77,14 @@ class Run:
         """Kazakhstan's dependence shares on every state, shape (M, R, 6), all chunks."""
         return self._dependence
 
-    def decisions(self) -> list[tuple[Decision, int, np.ndarray, np.ndarray, np.ndarray]]:
+    def decisions(self) -> list[PosedDecision]:
         """Every decision posed in any chunk, with its records joined over all replicates.
 
         A reaction is recorded only in the chunks where something triggered it, so records
         are matched by decision key and month, not by position.
 
         Returns:
-            ``(decision, month, posed (R,), probabilities (R, D, O), choices (R, D))`` in the
-            order first posed.
+            The decisions in the order first posed.
         """
         return self._decisions
 
@@ -79,7 +98,7 @@ class Run:
         return np.concatenate([c.dependence_array() for c in self.chunks], axis=1)
 
     @cached_property
-    def _decisions(self) -> list[tuple[Decision, int, np.ndarray, np.ndarray, np.ndarray]]:
+    def _decisions(self) -> list[PosedDecision]:
         order: dict[tuple[str, int], Decision] = {}
         found: dict[tuple[str, int], dict[int, DecisionRecord]] = {}
         for position, recorder in enumerate(self.chunks):
@@ -102,7 +121,7 @@ class Run:
                     probabilities.append(record.probabilities)
                     choices.append(record.choices)
             joined.append(
-                (
+                PosedDecision(
                     decision,
                     key[1],
                     np.concatenate(posed),
