@@ -17,7 +17,7 @@ import numpy as np
 from pydantic import Field, ValidationError, model_validator
 
 from model.errors import InputError
-from model.parameters import TERMS, Parameters
+from model.parameters import TERMS, Parameters, parameter_keyword
 from model.scenario import Scenario, load_scenario, scenario_parameters
 from model.schema import FieldProblem, Identifier, Strict, load_with_bytes
 
@@ -260,7 +260,7 @@ class Design:
     def sample_parameters(self, base: Parameters, sample: int) -> Parameters:
         """The parameters with a sample's parameter inputs applied."""
         changes = {
-            spec.target.replace(".", "__"): _number(self.values[sample, i])
+            parameter_keyword(spec.target): _number(self.values[sample, i])
             for i, spec in enumerate(self.experiment.input)
             if not spec.is_shock
         }
@@ -342,7 +342,7 @@ def _check_targets(path: Path, design: Design) -> None:
         for base in design.base_parameters:
             try:
                 value = _number(design.values[0, position]) if design.samples else 0.0
-                base.with_values(**{spec.target.replace(".", "__"): value})
+                base.with_values(**{parameter_keyword(spec.target): value})
             except InputError as error:
                 if "valid integer" in error.problem:
                     continue  # a count parameter: its values are checked one by one below
@@ -361,7 +361,7 @@ def _check_values(path: Path, design: Design) -> None:
             try:
                 for scenario, base in zip(design.scenarios, design.base_parameters, strict=True):
                     if not spec.is_shock:
-                        base.with_values(**{spec.target.replace(".", "__"): value})
+                        base.with_values(**{parameter_keyword(spec.target): value})
                         continue
                     _, name, field = spec.target.split(".")
                     for shock in scenario.shock:

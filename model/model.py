@@ -17,6 +17,7 @@ from model.actors import ACTORS, INDEX, N_ACTORS
 from model.agents import StateAgent
 from model.choice import draw, logit, solve_equilibrium
 from model.errors import InputError
+from model.keys import episode_of
 from model.library import (
     Decision,
     Library,
@@ -46,9 +47,9 @@ def order_plans(plans: list[Plan]) -> list[Plan]:
         episodes_left = {p.episode for p in pending}
         for plan in pending:
             needs = {
-                d.when.key.split("/")[0]
+                episode_of(d.when.key)
                 for d in plan.decisions
-                if d.when is not None and d.when.key.split("/")[0] != plan.episode
+                if d.when is not None and episode_of(d.when.key) != plan.episode
             }
             if not needs & episodes_left:
                 ordered.append(plan)
@@ -508,7 +509,7 @@ class MultivectorModel(mesa.Model):
         Reactions are not themselves reacted to, and a reaction the library documents for this
         decision replaces the generic one.
         """
-        if ">" in decision.key:  # a reaction
+        if decision.is_reaction:
             return
         delay = self.parameters.spec.dynamics.reaction_delay_months
         for template in self.library.reactions:

@@ -134,7 +134,7 @@ def kazakhstan_decisions(run: Run) -> list[dict[str, Any]]:
     out = []
     for found in run.decisions():
         decision, posed, probabilities = found.decision, found.posed, found.probabilities
-        if KAZAKHSTAN not in decision.deciders or ">" in decision.key:
+        if KAZAKHSTAN not in decision.deciders or decision.is_reaction:
             continue
         d = decision.deciders.index(KAZAKHSTAN)
         observed = decision.observed.get(KAZAKHSTAN)

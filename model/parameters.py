@@ -193,6 +193,11 @@ class Parameters:
         return Parameters.from_spec(spec, self.path, digest)
 
 
+def parameter_keyword(dotted: str) -> str:
+    """A dotted parameter name as a keyword of :meth:`Parameters.with_values`."""
+    return dotted.replace(".", "__")
+
+
 def load_parameters(path: Path | None = None) -> Parameters:
     """Load and validate a parameter file (:func:`default_parameter_file` when None)."""
     path = Path(path) if path is not None else default_parameter_file()

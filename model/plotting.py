@@ -34,7 +34,7 @@ def episode_marks(run: Run) -> list[Mark]:
     seen: dict[str, Mark] = {}
     for found in run.decisions():
         decision, month = found.decision, found.month
-        if ">" in decision.key or decision.episode in seen:
+        if decision.is_reaction or decision.episode in seen:
             continue
         if KAZAKHSTAN not in decision.deciders:
             continue

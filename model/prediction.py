@@ -88,7 +88,7 @@ def predictions(
     out = []
     for record in model.recorder.decisions:
         decision = record.decision
-        if ">" in decision.key or (episodes is not None and decision.episode not in episodes):
+        if decision.is_reaction or (episodes is not None and decision.episode not in episodes):
             continue
         draws = np.delete(np.arange(model.replicates), point)
         for row, actor in enumerate(decision.deciders):

@@ -211,12 +211,12 @@ def scenario_parameters(scenario: Scenario, path: Path | None = None) -> "Parame
         scenario: The scenario.
         path: The scenario file, named in the error if an override is invalid.
     """
-    from model.parameters import load_parameters
+    from model.parameters import load_parameters, parameter_keyword
 
     parameters = load_parameters(Path(scenario.parameters) if scenario.parameters else None)
     for name, value in scenario.overrides.items():
         try:
-            parameters = parameters.with_values(**{name.replace(".", "__"): value})
+            parameters = parameters.with_values(**{parameter_keyword(name): value})
         except InputError as error:
             raise InputError(path or scenario.name, f'overrides."{name}"', error.problem) from None
         except (AttributeError, TypeError):  # a dotted name running through a number

@@ -24,6 +24,7 @@ from pydantic import Field, model_validator
 from model.actors import ActorCode
 from model.calendar import month_label, parse_month
 from model.errors import InputError
+from model.keys import decision_key, is_qualified
 from model.parameters import DATA
 from model.schema import (
     DateText,
@@ -499,7 +500,7 @@ class _Binder:
                     continue
                 ref = raw.when.decision.format_map(names)
                 decision["when"] = {
-                    "decision": ref if "/" in ref else f"{prefix}{ref}",
+                    "decision": ref if is_qualified(ref) else f"{prefix}{ref}",
                     "actor": actors[0],
                     "chose": raw.when.chose,
                 }
@@ -509,7 +510,7 @@ class _Binder:
     def episode(self, suffix: str, phase: Phase, effects: list[RoleEffect]) -> Episode | None:
         shock, template = self.shock, self.template
         # an ending's conditions refer to the onset's decisions by their full key
-        prefix = f"{shock.name}/" if suffix else ""
+        prefix = decision_key(shock.name, "") if suffix else ""
         decisions = [d for raw in phase.decision for d in self.decisions(raw, prefix)]
         bound_effects = self.effects(effects, self.roles)
         if not decisions and not bound_effects:

@@ -27,6 +27,7 @@ from model.calendar import month_label, year_ends
 from model.errors import InputError
 from model.experiment import Design
 from model.files import STAGED_GLOB, remove_staged, staged, write_text
+from model.keys import is_reaction
 from model.model import MultivectorModel
 from model.observation import POLE_INDEX, Recorder, balance
 from model.provenance import Provenance
@@ -189,7 +190,7 @@ def _kept_decision(design: Design, key: str, deciders: tuple[int, ...]) -> bool:
     wanted = design.experiment.keep.decisions
     if wanted is not None:
         return key in wanted
-    return KAZAKHSTAN in deciders and ">" not in key
+    return KAZAKHSTAN in deciders and not is_reaction(key)
 
 
 def _block_slices(task: Task) -> list[tuple[int, slice]]:
