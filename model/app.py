@@ -239,11 +239,6 @@ class FanChart:
             return buffer.getvalue()
 
 
-def fan_figure(model: TeachingModel, highlight: int) -> bytes:
-    """The fan chart of a run, drawn from scratch (for scripts; the app keeps a FanChart)."""
-    return FanChart(model).render(highlight)
-
-
 def colour_of(value: float) -> tuple[str, str]:
     """Background and text colour of a relation in the heatmap (red hostile, blue close)."""
     red, green, blue, _ = RELATION_COLOURS((value + 1) / 2)

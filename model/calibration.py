@@ -20,6 +20,7 @@ import numpy as np
 from scipy.optimize import minimize
 
 from model.actors import ACTORS, INDEX
+from model.calendar import RECORD_END, RECORD_START, parse_month
 from model.files import write_text
 from model.library import Library, load_library
 from model.model import MultivectorModel
@@ -70,11 +71,11 @@ class Observation:
 
 def history_scenario(last_month: int | None = None) -> Scenario:
     """The documented record as a scenario (extended to ``last_month`` if later than 2024)."""
-    end = "2024-12"
-    if last_month is not None and last_month > 2024 * 12 + 11:
+    end = RECORD_END
+    if last_month is not None and last_month > parse_month(RECORD_END):
         end = f"{last_month // 12:04d}-{last_month % 12 + 1:02d}"
     return Scenario(
-        name="record", question="The documented record", start="2014-01", end=end, seed=0
+        name="record", question="The documented record", start=RECORD_START, end=end, seed=0
     )
 
 

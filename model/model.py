@@ -15,6 +15,7 @@ import numpy as np
 
 from model.actors import ACTORS, INDEX, N_ACTORS
 from model.agents import StateAgent
+from model.calendar import RECORD_START
 from model.choice import draw, logit, solve_equilibrium
 from model.errors import InputError
 from model.keys import episode_of
@@ -28,7 +29,7 @@ from model.library import (
 )
 from model.observation import DecisionRecord, Recorder
 from model.parameters import Parameters
-from model.scenario import RECORD_START, Scenario, default_scenario, scenario_parameters
+from model.scenario import Scenario, default_scenario, scenario_parameters
 from model.shocks import ShockBase, compile_shock, window
 from model.streams import uniforms
 from model.structure import build_structure, load_structure, without_ties

@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 
 from model.actors import ACTORS
-from model.calendar import month_label, parse_month
+from model.calendar import RECORD_START, month_label, parse_month
 from model.calibration import replay_record
 from model.errors import InputError
 from model.library import Library, check_references, date_key, load_library
@@ -21,7 +21,7 @@ from model.parameters import Parameters
 from model.schema import Episode, EpisodeFile, read_toml, validate
 from model.uncertainty import draw_parameters, point_parameters
 
-FIRST_MONTH = 2014 * 12
+FIRST_MONTH = parse_month(RECORD_START)
 INTERVAL = (0.05, 0.95)
 
 

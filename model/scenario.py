@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING, Annotated, Literal
 from pydantic import Field, PrivateAttr, field_validator, model_validator
 
 from model.actors import ActorCode
-from model.calendar import month_label, parse_month
+from model.calendar import RECORD_END, RECORD_START, month_label, parse_month
 from model.errors import InputError
 from model.provenance import Source
 from model.schema import (
@@ -24,8 +24,6 @@ if TYPE_CHECKING:
     from model.parameters import Parameters
 
 MAX_REPLICATES = 1_000_000
-RECORD_START = "2014-01"
-"""The first month of the documented record (a ``start_from = "record"`` warm-up starts here)."""
 ScenarioName = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_-]*$", max_length=80)]
 OverrideName = Annotated[str, Field(pattern=r"^[a-z_]+(\.[A-Za-z_]+)+$")]
 
@@ -231,7 +229,7 @@ def default_scenario() -> Scenario:
     return Scenario(
         name="history_2014_2024",
         question="How did Kazakhstan balance between Russia, China and the US, 2014-2024?",
-        start="2014-01",
-        end="2024-12",
+        start=RECORD_START,
+        end=RECORD_END,
         seed=0,
     )

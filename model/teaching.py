@@ -489,11 +489,6 @@ class DebriefRow:
         return self.probabilities[self.options.index(option)] if option else float("nan")
 
     @property
-    def favourite(self) -> str:
-        """The option the model made most likely."""
-        return self.options[int(np.argmax(self.probabilities))]
-
-    @property
     def as_history(self) -> bool | None:
         """Whether the student chose as Astana did (None if either is missing)."""
         if self.student is None or self.history is None:
