@@ -77,6 +77,5 @@ class StateAgent(mesa.Agent):
             self.index,
             self.weights,
             world.relation,
-            world.mood,
             self.model.dependence_now(),
         )

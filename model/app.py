@@ -21,9 +21,9 @@ import io
 import os
 import threading
 
-import matplotlib
+from model.style import POLE_COLOURS, use_agg
 
-matplotlib.use("Agg")
+use_agg()
 
 import numpy as np  # noqa: E402
 import PIL.Image  # noqa: E402
@@ -39,6 +39,7 @@ from mesa.visualization.utils import force_update, update_counter  # noqa: E402
 
 from model.actors import ACTOR_NAMES, ACTORS, INDEX, POLES  # noqa: E402
 from model.calendar import month_fraction, month_index, month_label, month_year  # noqa: E402
+from model.keys import is_reaction, split_key  # noqa: E402
 from model.library import Decision  # noqa: E402
 from model.teaching import (  # noqa: E402
     SHOCK_PREFIX,
@@ -57,7 +58,6 @@ from model.teaching import (  # noqa: E402
 )
 
 TITLE = "Multivector: Kazakhstan between Russia, China and the US"
-POLE_COLOURS = {"RUS": "#c0392b", "CHN": "#d68910", "USA": "#1f5fa8"}
 DPI = 110
 RELATION_COLOURS = colormaps["RdBu"]
 LOG_ROWS = 60
@@ -237,11 +237,6 @@ class FanChart:
             buffer = io.BytesIO()
             PIL.Image.fromarray(pixels).save(buffer, format="png", compress_level=1)
             return buffer.getvalue()
-
-
-def fan_figure(model: TeachingModel, highlight: int) -> bytes:
-    """The fan chart of a run, drawn from scratch (for scripts; the app keeps a FanChart)."""
-    return FanChart(model).render(highlight)
 
 
 def colour_of(value: float) -> tuple[str, str]:
@@ -477,8 +472,8 @@ def log_html(model: TeachingModel, highlight: int, kazakhstan_only: bool) -> str
 def step_name(decision: Decision | str) -> str:
     """Which of an episode's decisions this is (by decision or key); empty for votes, answers."""
     key = decision if isinstance(decision, str) else decision.key
-    name = key.split("/")[-1]
-    return "" if ">" in key or name == "vote" else plain(name.replace("-", " "))
+    name = split_key(key)[1]
+    return "" if is_reaction(key) or name == "vote" else plain(name.replace("-", " "))
 
 
 def decision_label(decision: Decision) -> str:
@@ -675,7 +670,7 @@ def PlayPanel(model: TeachingModel, highlight: int) -> None:
             waiting = [t for t in model.turns if t.month > model.month or not model.steps]
             if waiting:
                 items = "".join(
-                    f"<li>{esc(plain(t.key.split('/')[-1].replace('-', ' ')))}: "
+                    f"<li>{esc(plain(split_key(t.key)[1].replace('-', ' ')))}: "
                     f"<b>{esc(plain(t.student or 'left to the model'))}</b></li>"
                     for t in waiting
                 )

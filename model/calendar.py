@@ -3,6 +3,11 @@
 import datetime as dt
 import re
 
+RECORD_START = "2014-01"
+"""The first month of the documented record."""
+RECORD_END = "2024-12"
+"""The last month of the documented record."""
+
 _MONTH = re.compile(r"^(\d{4})-(\d{2})(?:-(\d{2}))?$")
 
 

@@ -20,100 +20,26 @@ import numpy as np
 from scipy.optimize import minimize
 
 from model.actors import ACTORS, INDEX
+from model.calendar import RECORD_END, RECORD_START, parse_month
+from model.files import write_text
 from model.library import Library, load_library
 from model.model import MultivectorModel
 from model.parameters import DOCUMENTED_DEFAULTS, TERMS, Parameters, load_parameters
 from model.scenario import Scenario
+from model.uncertainty import (  # noqa: F401 - re-exported: the fit's free parameters
+    DESIGNS,
+    KAZAKH_OFFSETS,
+    SHARED_TERMS,
+    Free,
+    design,
+    draw_parameters,
+    parameter_sets,
+    point_parameters,
+)
 
 STEP = 1e-5
 """Finite-difference step in parameter space."""
 PROBABILITY_FLOOR = 1e-12
-
-
-@dataclass(frozen=True)
-class Free:
-    """A free parameter of the fit.
-
-    Attributes:
-        name: ``precision``, a term (``autonomy``), or an actor's offset (``KAZ.autonomy``,
-            ``KAZ.precision``).
-        actor: The actor an offset applies to, or None for a shared parameter.
-        term: The utility term, or None for the (log) precision.
-        prior_mean: Mean of the Gaussian prior (from the documented defaults).
-        prior_sd: Its standard deviation (weak).
-    """
-
-    name: str
-    actor: str | None
-    term: str | None
-    prior_mean: float
-    prior_sd: float
-
-    @property
-    def bounds(self) -> tuple[float, float]:
-        """Range searched by the optimiser.
-
-        Every utility term is defined so that more of it is better for the decider, so a
-        shared weight is non-negative (a negative material weight would make a costly
-        punishment attractive); the ranges also keep the vote games well behaved.
-        """
-        if self.term is None:  # log precision or its offset
-            return (np.log(0.3), np.log(15.0)) if self.actor is None else (-1.0, 1.0)
-        return (0.0, 6.0) if self.actor is None else (-4.0, 4.0)
-
-
-SHARED_TERMS = ("stake", "principle", "autonomy", "prestige", "material", "mood", "consistency")
-"""Weights fitted for all actors together; ``partner`` is fixed at its default as the unit of
-utility (the weights and the precision are otherwise not separately identified)."""
-KAZAKH_OFFSETS = ("autonomy", "principle", "precision")
-"""Kazakhstan-specific offsets: the focal actor, with most documented decisions."""
-DESIGNS = ("shared", "shared+KAZ")
-
-
-def design(name: str, prior: Parameters) -> list[Free]:
-    """The free parameters of a design, with priors centred on the documented defaults."""
-    spec = prior.spec
-    shared = spec.weights.model_dump()
-    free = [Free("precision", None, None, float(np.log(spec.choice.precision)), 1.0)]
-    free += [Free(t, None, t, shared[t], 2.0) for t in SHARED_TERMS]
-    if name == "shared+KAZ":
-        override = spec.actor.get("KAZ")
-        for term in KAZAKH_OFFSETS:
-            if term == "precision":
-                value = override.precision if override and override.precision else None
-                mean = 0.0 if value is None else float(np.log(value / spec.choice.precision))
-                free.append(Free("KAZ.precision", "KAZ", None, mean, 1.0))
-            else:
-                value = getattr(override, term) if override else None
-                mean = 0.0 if value is None else value - shared[term]
-                free.append(Free(f"KAZ.{term}", "KAZ", term, mean, 1.0))
-    elif name != "shared":
-        raise ValueError(f"unknown design {name}")
-    return free
-
-
-def parameter_sets(
-    free: list[Free], points: np.ndarray, prior: Parameters
-) -> tuple[np.ndarray, np.ndarray]:
-    """Turn parameter vectors (K, n) into per-replicate weights (K, 6, T) and precisions (K, 6)."""
-    k = len(points)
-    weights = np.repeat(prior.weights[None].copy(), k, axis=0)
-    # the prior file's actor overrides are replaced by the fitted shared value plus offset
-    weights[:] = np.array([prior.spec.weights.model_dump()[t] for t in TERMS])
-    log_precision = np.zeros((k, len(ACTORS)))
-    for column, parameter in enumerate(free):
-        value = points[:, column]
-        if parameter.actor is None and parameter.term is None:
-            log_precision += value[:, None]
-        elif parameter.actor is None:
-            weights[:, :, TERMS.index(parameter.term)] = value[:, None]
-    for column, parameter in enumerate(free):  # offsets after shared values
-        value = points[:, column]
-        if parameter.actor is not None and parameter.term is None:
-            log_precision[:, INDEX[parameter.actor]] += value
-        elif parameter.actor is not None:
-            weights[:, INDEX[parameter.actor], TERMS.index(parameter.term)] += value
-    return weights, np.exp(log_precision)
 
 
 @dataclass(frozen=True)
@@ -145,11 +71,11 @@ class Observation:
 
 def history_scenario(last_month: int | None = None) -> Scenario:
     """The documented record as a scenario (extended to ``last_month`` if later than 2024)."""
-    end = "2024-12"
-    if last_month is not None and last_month > 2024 * 12 + 11:
+    end = RECORD_END
+    if last_month is not None and last_month > parse_month(RECORD_END):
         end = f"{last_month // 12:04d}-{last_month % 12 + 1:02d}"
     return Scenario(
-        name="record", question="The documented record", start="2014-01", end=end, seed=0
+        name="record", question="The documented record", start=RECORD_START, end=end, seed=0
     )
 
 
@@ -533,34 +459,6 @@ def standard_errors(calibrated: Calibrated) -> np.ndarray:
     return np.sqrt(np.diag(calibrated.covariance))
 
 
-def draw_parameters(parameters: Parameters, count: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """Draw per-replicate weights and precisions from a calibrated file's uncertainty.
-
-    Args:
-        parameters: A calibrated parameter file (with a ``calibration`` table).
-        count: Number of draws.
-        seed: Seed of the draws.
-
-    Returns:
-        Weights (count, 6, T) and precisions (count, 6).
-    """
-    calibration = parameters.spec.calibration
-    if calibration is None:
-        raise ValueError(f"{parameters.path} holds no calibration to draw from")
-    prior = load_parameters(DOCUMENTED_DEFAULTS)
-    free = design(calibration.design, prior)
-    rng = np.random.default_rng(seed)
-    points = rng.multivariate_normal(
-        np.array(calibration.estimate), np.array(calibration.covariance), size=count
-    )
-    return parameter_sets(free, points, prior)
-
-
-def point_parameters(parameters: Parameters) -> tuple[np.ndarray, np.ndarray]:
-    """The parameter file's own weights and precision as a batch of one."""
-    return parameters.weights[None].copy(), parameters.precision[None].copy()
-
-
 def calibrated_file_text(calibrated: Calibrated, prior: Parameters, library: Library) -> str:
     """The calibrated parameter file: the defaults with fitted values and the fit's record."""
     import tomli_w
@@ -613,8 +511,5 @@ def calibrated_file_text(calibrated: Calibrated, prior: Parameters, library: Lib
 
 
 def write_calibrated(text: str, path: Path) -> None:
-    """Write the calibrated file atomically."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    staged = path.with_name(f".{path.name}.partial")
-    staged.write_text(text)
-    staged.replace(path)
+    """Write the calibrated file, staged (whole or absent)."""
+    write_text(path, text)

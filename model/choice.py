@@ -171,8 +171,9 @@ def solve_equilibrium(
     return Equilibrium(profile, total, residual)
 
 
-NEWTON_STEPS = 8
-"""Newton iterations per stage before a replicate's stage is split in two."""
+NEWTON_STEPS = 12
+"""Newton iterations per stage before a replicate's stage is split in two (after
+:data:`REFINEMENTS` splits, the damped iteration finishes it)."""
 REFINEMENTS = 4
 """How often a stage is halved for a replicate before the damped iteration finishes it."""
 FIRST_STEP = 0.3
@@ -243,10 +244,6 @@ class _Problem:
         more = self.advance(profile, retry, start, middle, loose, refinements - 1)
         more += self.advance(profile, retry, middle, end, tolerance, refinements - 1)
         return iterations + more
-
-
-NEWTON_STEPS = 12
-"""Newton iterations per stage before a replicate is handed to the damped iteration."""
 
 
 def _agreement_slope(agreement: np.ndarray | None, n_options: int) -> np.ndarray:

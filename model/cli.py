@@ -7,7 +7,7 @@ Heavy libraries (numpy, pandas, matplotlib, mesa) are imported inside the comman
 import json
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import typer
 
@@ -34,7 +34,7 @@ LONG_RUN = 20_000
 """Replicate-months above which a progress bar is shown."""
 
 
-def fail(message: str) -> None:
+def fail(message: str) -> NoReturn:
     """Print a one-line error to stderr and exit with code 2."""
     typer.echo(f"error: {message}", err=True)
     raise typer.Exit(code=2)
@@ -155,7 +155,7 @@ def run(
         result = _execute(scenario, replicates, seed)
     except InputError as error:
         fail(str(error))
-        return
+    from model.files import staged
     from model.outputs import write_outputs
     from model.plotting import fan_chart
 
@@ -163,11 +163,11 @@ def run(
     if folder.exists() and not folder.is_dir():
         fail(f"{folder}: is not a folder")
     try:
-        summary = write_outputs(result, folder, scenario)
-        fan_chart(result, folder / "alignment.png")
+        with staged() as files:  # the four files appear together
+            summary = write_outputs(result, folder, files)
+            fan_chart(result, files.path(folder / "alignment.png"))
     except OSError as error:
         fail(f"{folder}: cannot write results: {error.strerror or error}")
-        return
     if as_json:
         sys.stdout.write(json.dumps(summary, indent=2) + "\n")
     else:
@@ -223,13 +223,11 @@ def calibrate(
             calibrated = run_calibration(prior, library, progress=advance, workers=workers)
     except InputError as error:
         fail(str(error))
-        return
     text = calibrated_file_text(calibrated, prior, library)
     try:
         write_calibrated(text, target)
     except OSError as error:
         fail(f"{target}: cannot write: {error.strerror or error}")
-        return
     summary = calibration_summary(calibrated, target, hashlib.sha256(text.encode()).hexdigest())
     write_report(summary, calibrated, report)
     if as_json:
@@ -312,7 +310,6 @@ def episodes(
         rows = [p.as_dict() for p in predictions(replay_record(loaded, load_library()))]
     except InputError as error:
         fail(str(error))
-        return
     if as_json:
         sys.stdout.write(
             json.dumps(
@@ -349,7 +346,6 @@ def predict(
         rows = [p.as_dict() for p in predict_file(file, loaded, draws=draws, seed=seed)]
     except InputError as error:
         fail(str(error))
-        return
     if as_json:
         payload = {
             "file": str(file),
@@ -441,7 +437,6 @@ def compare(
         loaded = [(path, load_scenario(path)) for path in scenarios]
     except InputError as error:
         fail(str(error))
-        return
     if out.exists() and not out.is_dir():
         fail(f"{out}: is not a folder")
     summaries = []
@@ -459,10 +454,8 @@ def compare(
             summary = write_comparison(comparison, folder)
         except InputError as error:
             fail(str(error))
-            return
         except OSError as error:
             fail(f"{out}: cannot write results: {error.strerror or error}")
-            return
         summaries.append(summary)
         if not as_json:
             _print_drift(summary)
@@ -511,7 +504,6 @@ def sweep(
         design = load_experiment(experiment)
     except InputError as error:
         fail(str(error))
-        return
     folder = out or Path("results") / "sweeps" / design.experiment.name
     columns = (
         TextColumn("{task.description}"),
@@ -542,7 +534,6 @@ def sweep(
             )
         except InputError as error:
             fail(str(error))
-            return
         except KeyboardInterrupt:
             typer.echo(
                 f"interrupted: finished chunks are kept in {folder}/; run again with --resume",
@@ -589,7 +580,6 @@ def plot(
         drawn = plot_sweep(results, out or results / "figures")
     except InputError as error:
         fail(str(error))
-        return
     if as_json:
         sys.stdout.write(json.dumps(drawn, indent=2) + "\n")
     else:

@@ -6,8 +6,6 @@ both (common random numbers). Before the first shock the two runs are identical 
 replicate; afterwards their difference is the shock's effect on that replicate, not noise.
 """
 
-import hashlib
-import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -16,11 +14,13 @@ import numpy as np
 
 from model import __version__
 from model.actors import ACTORS, INDEX, POLES
-from model.calendar import month_fraction, month_label, month_year, parse_month, year_ends
-from model.outputs import quantiles
+from model.calendar import month_label, month_year, parse_month, year_ends
+from model.files import staged
+from model.provenance import Source
 from model.runner import Run, run_scenario
 from model.scenario import Scenario
-from model.shocks import compile_shock, describe
+from model.shocks import compile_shock
+from model.summary import quantiles
 
 MOVED = 12
 """How many of the decisions whose probabilities moved most are reported."""
@@ -125,13 +125,18 @@ def compare(
     Args:
         baseline: The baseline scenario.
         scenario: The scenario with its shocks.
-        baseline_file: The baseline's file (recorded in outputs).
-        scenario_file: The scenario's file (recorded in outputs).
+        baseline_file: The baseline's file (recorded if the baseline was not read from one).
+        scenario_file: The scenario's file (recorded if the scenario was not read from one).
         replicates: Replicate count (the scenario's if None).
         seed: Seed (the scenario's if None).
     """
     replicates = scenario.replicates if replicates is None else replicates
     seed = scenario.seed if seed is None else seed
+    # a scenario built in code is recorded as its file, hashed now, before the runs
+    if baseline.source is None:
+        baseline = baseline.with_source(Source.read(baseline_file))
+    if scenario.source is None:
+        scenario = scenario.with_source(Source.read(scenario_file))
     runs = [
         run_scenario(spec, replicates=replicates, seed=seed)
         for spec in (framed(baseline, scenario), scenario)
@@ -168,13 +173,14 @@ def _mean_probabilities(
 ) -> dict[tuple[str, int], tuple[Any, np.ndarray, np.ndarray]]:
     """Per (decision key, month): the decision, the share posed, the mean probabilities."""
     out = {}
-    for decision, month, posed, probabilities, _ in run.decisions():
+    for found in run.decisions():
+        posed, probabilities = found.posed, found.probabilities
         mean = (
             probabilities[posed].mean(axis=0)
             if posed.any()
             else np.full(probabilities.shape[1:], np.nan)
         )
-        out[(decision.key, month)] = (decision, posed.mean(), mean)
+        out[(found.decision.key, found.month)] = (found.decision, posed.mean(), mean)
     return out
 
 
@@ -234,12 +240,13 @@ def scenario_decisions(run: Run) -> list[dict[str, Any]]:
     """
     shock_names = {s.name for s in run.scenario.shock}
     pooled: dict[str, list[Any]] = {}
-    for decision, month, posed, probabilities, _ in run.decisions():
+    for found in run.decisions():
+        decision, posed = found.decision, found.posed
         if not any(decision.episode in (name, f"{name}-end") for name in shock_names):
             continue
-        entry = pooled.setdefault(decision.key, [decision, month, np.zeros_like(posed), 0.0])
+        entry = pooled.setdefault(decision.key, [decision, found.month, np.zeros_like(posed), 0.0])
         entry[2] = entry[2] | posed
-        entry[3] = entry[3] + np.where(posed[:, None, None], probabilities, 0.0).sum(axis=0)
+        entry[3] = entry[3] + np.where(posed[:, None, None], found.probabilities, 0.0).sum(axis=0)
     rows = []
     for decision, month, posed, total in pooled.values():
         mean = total / max(int(posed.sum()), 1)
@@ -255,8 +262,8 @@ def drift_summary(comparison: Comparison) -> dict[str, Any]:
     m, p = np.unravel_index(np.abs(medians).argmax(), medians.shape)
     moved, own = moved_decisions(comparison)
     return {
-        "baseline": _provenance(comparison.baseline, comparison.baseline_file),
-        "scenario": _provenance(comparison.scenario, comparison.scenario_file),
+        "baseline": comparison.baseline.provenance.comparison_entry(),
+        "scenario": comparison.scenario.provenance.comparison_entry(),
         "seed": comparison.scenario.seed,
         "replicates": comparison.scenario.replicates,
         "package_version": __version__,
@@ -280,44 +287,12 @@ def drift_summary(comparison: Comparison) -> dict[str, Any]:
     }
 
 
-def _provenance(run: Run, path: Path) -> dict[str, Any]:
-    spec = run.scenario
-    return {
-        "name": spec.name,
-        "question": spec.question,
-        "file": str(path),
-        "sha256": hashlib.sha256(Path(path).read_bytes()).hexdigest(),
-        "parameters": {"file": run.parameters.path.name, "sha256": run.parameters.sha256},
-        "library_sha256": run.library.sha256,
-        "shocks": [describe(shock) for shock in spec.shock],
-        "excluded_episodes": list(spec.record.exclude),
-        "overrides": dict(spec.overrides),
-        "start_from": spec.start_from,
-    }
-
-
 def write_comparison(comparison: Comparison, out: Path) -> dict[str, Any]:
-    """Write drift.json and drift.png into ``out`` (staged, then renamed) and return the summary."""
+    """Write drift.json and drift.png into ``out`` (staged together) and return the summary."""
     from model.plotting import drift_chart
 
     summary = drift_summary(comparison)
-    out.mkdir(parents=True, exist_ok=True)
-    staged_json = out / ".drift.json.partial"
-    staged_png = out / ".drift.partial.png"
-    staged_json.write_text(json.dumps(summary, indent=2) + "\n")
-    drift_chart(comparison, staged_png)
-    staged_json.replace(out / "drift.json")
-    staged_png.replace(out / "drift.png")
+    with staged() as files:
+        files.json(out / "drift.json", summary)
+        drift_chart(comparison, files.path(out / "drift.png"))
     return summary
-
-
-def event_years(comparison: Comparison) -> list[tuple[float, float | None, str]]:
-    """Events as decimal years for plotting: (start, window end or None, label)."""
-    return [
-        (
-            month_fraction(e.month),
-            month_fraction(e.last) if e.last is not None else None,
-            e.label,
-        )
-        for e in comparison.events()
-    ]

@@ -17,9 +17,9 @@ import numpy as np
 from pydantic import Field, ValidationError, model_validator
 
 from model.errors import InputError
-from model.parameters import TERMS, Parameters
+from model.parameters import TERMS, Parameters, parameter_keyword
 from model.scenario import Scenario, load_scenario, scenario_parameters
-from model.schema import FieldProblem, Identifier, Strict, load
+from model.schema import FieldProblem, Identifier, Strict, load_with_bytes
 
 MAX_RUNS = 10_000_000
 ExperimentName = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_-]*$", max_length=80)]
@@ -235,7 +235,7 @@ class Design:
     @cached_property
     def calibration_sets(self) -> tuple[tuple[np.ndarray, np.ndarray], ...]:
         """Per scenario, weights (samples, 6, T) and precisions drawn from the calibration."""
-        from model.calibration import draw_parameters
+        from model.uncertainty import draw_parameters
 
         return tuple(
             draw_parameters(base, self.samples, self.experiment.seed)
@@ -260,7 +260,7 @@ class Design:
     def sample_parameters(self, base: Parameters, sample: int) -> Parameters:
         """The parameters with a sample's parameter inputs applied."""
         changes = {
-            spec.target.replace(".", "__"): _number(self.values[sample, i])
+            parameter_keyword(spec.target): _number(self.values[sample, i])
             for i, spec in enumerate(self.experiment.input)
             if not spec.is_shock
         }
@@ -342,7 +342,7 @@ def _check_targets(path: Path, design: Design) -> None:
         for base in design.base_parameters:
             try:
                 value = _number(design.values[0, position]) if design.samples else 0.0
-                base.with_values(**{spec.target.replace(".", "__"): value})
+                base.with_values(**{parameter_keyword(spec.target): value})
             except InputError as error:
                 if "valid integer" in error.problem:
                     continue  # a count parameter: its values are checked one by one below
@@ -361,7 +361,7 @@ def _check_values(path: Path, design: Design) -> None:
             try:
                 for scenario, base in zip(design.scenarios, design.base_parameters, strict=True):
                     if not spec.is_shock:
-                        base.with_values(**{spec.target.replace(".", "__"): value})
+                        base.with_values(**{parameter_keyword(spec.target): value})
                         continue
                     _, name, field = spec.target.split(".")
                     for shock in scenario.shock:
@@ -376,12 +376,12 @@ def _check_values(path: Path, design: Design) -> None:
 
 def _known_decisions(design: Design) -> dict[str, tuple[tuple[str, ...], tuple[str, ...]]]:
     """Every decision the scenarios can pose, by key: its deciders and its options."""
-    from model.library import decision_table, load_library
+    from model.library import decision_table, library_for
     from model.shocks import compile_shock
 
     known: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {}
     for scenario in design.scenarios:
-        episodes = list(load_library(tuple(Path(f) for f in scenario.episodes)).episodes.values())
+        episodes = list(library_for(scenario.episodes).episodes.values())
         for shock in scenario.shock:
             compiled = compile_shock(shock)
             episodes += [e for e in (compiled.onset, compiled.ending) if e is not None]
@@ -415,7 +415,7 @@ def _check_decisions(path: Path, design: Design) -> None:
 def load_experiment(path: Path) -> Design:
     """Read, validate and sample an experiment file; every sample is checked before any run."""
     path = Path(path)
-    experiment = load(path, Experiment)
+    experiment, raw = load_with_bytes(path, Experiment)
     files = []
     for position, name in enumerate(experiment.scenarios):
         file = Path(name) if Path(name).is_absolute() else path.parent / name
@@ -433,7 +433,7 @@ def load_experiment(path: Path) -> Design:
     design = Design(
         experiment,
         path,
-        hashlib.sha256(path.read_bytes()).hexdigest(),
+        hashlib.sha256(raw).hexdigest(),
         scenarios,
         tuple(files),
         values,

@@ -11,6 +11,7 @@ import numpy as np
 from model.actors import ACTORS, INDEX, N_ACTORS
 from model.calendar import month_label, parse_month
 from model.errors import InputError
+from model.keys import decision_key, is_reaction, qualified, reaction_key
 from model.parameters import DATA
 from model.schema import (
     ISSUE_TAGS,
@@ -109,6 +110,11 @@ class Decision:
         """The month as ``YYYY-MM``."""
         return month_label(self.month)
 
+    @property
+    def is_reaction(self) -> bool:
+        """Whether this is a reaction to another decision (its key holds ``>``)."""
+        return is_reaction(self.key)
+
 
 def _principle(issues: Iterable[str], direction: np.ndarray, stance: np.ndarray) -> np.ndarray:
     """Each actor's declared stance on the issues (mean over tags) times each option's direction."""
@@ -199,13 +205,12 @@ def compile_episode(episode: Episode, stance: np.ndarray) -> list[Decision]:
                 stake[INDEX[code]] = True
         when = None
         if spec.when is not None:
-            ref = spec.when.decision
-            key = ref if "/" in ref else f"{episode.id}/{ref}"
+            key = qualified(spec.when.decision, episode.id)
             when = Condition(key, INDEX[spec.when.actor], frozenset(spec.when.chose))
         deciders = tuple(INDEX[a] for a in spec.deciders)
         decisions.append(
             Decision(
-                key=f"{episode.id}/{spec.name}",
+                key=decision_key(episode.id, spec.name),
                 episode=episode.id,
                 month=month,
                 kind=episode.kind,
@@ -269,7 +274,9 @@ def compile_reaction(
         for o in template.option
     )
     return Decision(
-        key=f"{trigger.key}>{template.name}-{ACTORS[reactor].lower()}-to-{ACTORS[target].lower()}",
+        key=reaction_key(
+            trigger.key, f"{template.name}-{ACTORS[reactor].lower()}-to-{ACTORS[target].lower()}"
+        ),
         episode=trigger.episode,
         month=month,
         kind=template.kind,
@@ -344,9 +351,9 @@ def decision_table(
     decisions: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {}
     for episode in episodes:
         if episode.kind == "un_vote":
-            decisions[f"{episode.id}/vote"] = (ACTORS, VOTE_OPTIONS)
+            decisions[decision_key(episode.id, "vote")] = (ACTORS, VOTE_OPTIONS)
         for d in episode.decision:
-            decisions[f"{episode.id}/{d.name}"] = (
+            decisions[decision_key(episode.id, d.name)] = (
                 tuple(d.deciders),
                 tuple(o.name for o in d.option),
             )
@@ -361,7 +368,7 @@ def check_references(found: dict[str, tuple[Episode, Path]]) -> None:
             if d.when is None:
                 continue
             where = f"episode({episode.id}).decision[{position}]({d.name}).when"
-            key = d.when.decision if "/" in d.when.decision else f"{episode.id}/{d.when.decision}"
+            key = qualified(d.when.decision, episode.id)
             if key not in decisions:
                 raise InputError(path, where + ".decision", f"no decision '{key}' in the library")
             deciders, options = decisions[key]
@@ -396,3 +403,8 @@ def load_library(extra: tuple[Path, ...] = ()) -> Library:
         reactions=tuple(reactions),
         sha256=_hash_files(data_files),
     )
+
+
+def library_for(episode_files: Iterable[str | Path]) -> Library:
+    """The shipped library plus a scenario's extra episode files (loaded once, then cached)."""
+    return load_library(tuple(Path(f) for f in episode_files))

@@ -9,26 +9,27 @@ run is a batch of one.
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
-from pathlib import Path
 
 import mesa
 import numpy as np
 
 from model.actors import ACTORS, INDEX, N_ACTORS
 from model.agents import StateAgent
+from model.calendar import RECORD_START
 from model.choice import draw, logit, solve_equilibrium
 from model.errors import InputError
+from model.keys import episode_of
 from model.library import (
     Decision,
     Library,
     Plan,
     compile_plan,
     compile_reaction,
-    load_library,
+    library_for,
 )
 from model.observation import DecisionRecord, Recorder
 from model.parameters import Parameters
-from model.scenario import RECORD_START, Scenario, default_scenario, scenario_parameters
+from model.scenario import Scenario, default_scenario, scenario_parameters
 from model.shocks import ShockBase, compile_shock, window
 from model.streams import uniforms
 from model.structure import build_structure, load_structure, without_ties
@@ -47,9 +48,9 @@ def order_plans(plans: list[Plan]) -> list[Plan]:
         episodes_left = {p.episode for p in pending}
         for plan in pending:
             needs = {
-                d.when.key.split("/")[0]
+                episode_of(d.when.key)
                 for d in plan.decisions
-                if d.when is not None and d.when.key.split("/")[0] != plan.episode
+                if d.when is not None and episode_of(d.when.key) != plan.episode
             }
             if not needs & episodes_left:
                 ordered.append(plan)
@@ -140,7 +141,7 @@ class MultivectorModel(mesa.Model):
             replicate_ids = np.arange(count)
         self.replicate_ids = np.asarray(replicate_ids, dtype=np.int64)
         self.parameters = parameters or scenario_parameters(self.scenario_spec)
-        self.library = library or load_library(tuple(Path(f) for f in self.scenario_spec.episodes))
+        self.library = library or library_for(self.scenario_spec.episodes)
         self.replay = replay
         self.weights, self.precision = self._parameter_sets(parameter_sets)
         self.first_month = self.scenario_spec.first_month
@@ -509,7 +510,7 @@ class MultivectorModel(mesa.Model):
         Reactions are not themselves reacted to, and a reaction the library documents for this
         decision replaces the generic one.
         """
-        if ">" in decision.key:  # a reaction
+        if decision.is_reaction:
             return
         delay = self.parameters.spec.dynamics.reaction_delay_months
         for template in self.library.reactions:

@@ -1,17 +1,15 @@
 """Tables and the summary a run writes: trajectories, choices, summary.json."""
 
-import hashlib
 import json
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.parquet as pq
 
-from model import __version__
 from model.actors import ACTORS, INDEX, KAZAKHSTAN, POLES
 from model.calendar import month_label, month_year, parse_month, year_ends
+from model.files import FileSet, staged
 from model.observation import (
     POLE_INDEX,
     VOTE_POSITION,
@@ -21,41 +19,14 @@ from model.observation import (
 )
 from model.patterns import evaluate
 from model.runner import Run
-from model.shocks import TEMPLATES, describe
+from model.summary import quantiles
 
 PARTNERS = [a for a in ACTORS if a != "KAZ"]
-QUANTILES = (0.05, 0.5, 0.95)
 
 
-def provenance(run: Run, scenario_file: Path | None = None) -> dict[str, Any]:
+def provenance(run: Run) -> dict[str, Any]:
     """What produced a result: scenario, seed, replicates, versions and hashes."""
-    spec = run.scenario
-    scenario: dict[str, Any] = {
-        "name": spec.name,
-        "question": spec.question,
-        "start_from": spec.start_from,
-        "overrides": dict(spec.overrides),
-        "excluded_episodes": list(spec.record.exclude),
-        "extra_episode_files": [Path(f).name for f in spec.episodes],
-        "shocks": [describe(shock) for shock in spec.shock],
-    }
-    if scenario_file is not None:
-        scenario["file"] = str(scenario_file)
-        scenario["sha256"] = hashlib.sha256(Path(scenario_file).read_bytes()).hexdigest()
-    return {
-        "scenario": scenario,
-        "seed": run.seed,
-        "replicates": run.replicates,
-        "package_version": __version__,
-        "parameters": {
-            "file": run.parameters.path.name,
-            "sha256": run.parameters.sha256,
-            "description": run.parameters.spec.description,
-        },
-        "library_sha256": run.library.sha256,
-        "shock_templates_sha256": hashlib.sha256(TEMPLATES.read_bytes()).hexdigest(),
-        "span": {"start": month_label(run.months[0]), "end": month_label(run.months[-1])},
-    }
+    return run.provenance.run_record(run.seed, run.replicates, run.months)
 
 
 def _metadata(meta: dict[str, Any]) -> dict[bytes, bytes]:
@@ -144,16 +115,6 @@ def choices_table(run: Run, meta: dict[str, Any]) -> pa.Table:
     return table.take(order)
 
 
-def quantiles(values: np.ndarray) -> dict[str, float]:
-    """Median and 90% interval (5th and 95th percentiles), rounded to four decimals."""
-    low, median, high = np.quantile(values, QUANTILES)
-    return {
-        "median": round(float(median), 4),
-        "p05": round(float(low), 4),
-        "p95": round(float(high), 4),
-    }
-
-
 def yearly_alignment(run: Run) -> list[dict[str, Any]]:
     """Per year (December), Kazakhstan's alignment toward each pole and its balance."""
     alignment = run.alignment()
@@ -171,8 +132,9 @@ def yearly_alignment(run: Run) -> list[dict[str, Any]]:
 def kazakhstan_decisions(run: Run) -> list[dict[str, Any]]:
     """At each documented decision of Kazakhstan's: mean option probabilities and the record."""
     out = []
-    for decision, month, posed, probabilities, _ in run.decisions():
-        if KAZAKHSTAN not in decision.deciders or ">" in decision.key:
+    for found in run.decisions():
+        decision, posed, probabilities = found.decision, found.posed, found.probabilities
+        if KAZAKHSTAN not in decision.deciders or decision.is_reaction:
             continue
         d = decision.deciders.index(KAZAKHSTAN)
         observed = decision.observed.get(KAZAKHSTAN)
@@ -185,7 +147,7 @@ def kazakhstan_decisions(run: Run) -> list[dict[str, Any]]:
             {
                 "episode": decision.episode,
                 "decision": decision.key,
-                "month": month_label(month),
+                "month": month_label(found.month),
                 "title": decision.title,
                 "posed_share": round(float(posed.mean()), 4),
                 "probabilities": {
@@ -267,25 +229,21 @@ def summarise(run: Run, meta: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def write_outputs(run: Run, out: Path, scenario_file: Path | None = None) -> dict[str, Any]:
+def write_outputs(run: Run, out: Path, files: FileSet | None = None) -> dict[str, Any]:
     """Write trajectories.parquet, choices.parquet and summary.json into ``out``.
 
-    Files are written under temporary names and renamed at the end, so a failed run leaves
-    nothing half-written.
+    The files are staged (:mod:`model.files`): with ``files`` they join that set, to appear
+    with whatever else the caller stages; without, they appear together when written.
 
     Returns:
         The summary.
     """
-    meta = provenance(run, scenario_file)
+    if files is None:
+        with staged() as own:
+            return write_outputs(run, out, own)
+    meta = provenance(run)
     summary = summarise(run, meta)
-    out.mkdir(parents=True, exist_ok=True)
-    staged = {
-        "trajectories.parquet": trajectories_table(run, meta),
-        "choices.parquet": choices_table(run, meta),
-    }
-    for name, table in staged.items():
-        pq.write_table(table, out / f".{name}.partial", compression="zstd")
-    (out / ".summary.json.partial").write_text(json.dumps(summary, indent=2) + "\n")
-    for name in [*staged, "summary.json"]:
-        (out / f".{name}.partial").replace(out / name)
+    files.parquet(out / "trajectories.parquet", trajectories_table(run, meta), compression="zstd")
+    files.parquet(out / "choices.parquet", choices_table(run, meta), compression="zstd")
+    files.json(out / "summary.json", summary)
     return summary

@@ -9,8 +9,7 @@ import numpy as np
 from pydantic import Field
 
 from model.actors import ACTORS, INDEX, ActorCode
-from model.errors import InputError
-from model.schema import Strict, read_toml, validate
+from model.schema import Strict, read_toml_bytes, validate
 
 DATA = Path(__file__).parent / "data"
 DOCUMENTED_DEFAULTS = DATA / "parameters" / "defaults.toml"
@@ -194,13 +193,14 @@ class Parameters:
         return Parameters.from_spec(spec, self.path, digest)
 
 
+def parameter_keyword(dotted: str) -> str:
+    """A dotted parameter name as a keyword of :meth:`Parameters.with_values`."""
+    return dotted.replace(".", "__")
+
+
 def load_parameters(path: Path | None = None) -> Parameters:
     """Load and validate a parameter file (:func:`default_parameter_file` when None)."""
     path = Path(path) if path is not None else default_parameter_file()
-    data = read_toml(path)
+    data, raw = read_toml_bytes(path)
     spec = validate(path, data, ParameterFile)
-    try:
-        digest = hashlib.sha256(path.read_bytes()).hexdigest()
-    except OSError as error:  # pragma: no cover - read_toml already read it
-        raise InputError(path, "", str(error)) from None
-    return Parameters.from_spec(spec, path, digest)
+    return Parameters.from_spec(spec, path, hashlib.sha256(raw).hexdigest())

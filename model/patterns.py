@@ -71,11 +71,12 @@ def load_patterns() -> tuple[Pattern, ...]:
 
 
 def _choice(run: Run, check: ChoiceCheck) -> dict[str, Any]:
-    for decision, _, posed, _, choices in run.decisions():
+    for found in run.decisions():
+        decision = found.decision
         if decision.key != check.decision:
             continue
         row = decision.deciders.index(INDEX[check.decider])
-        made = choices[posed, row]
+        made = found.choices[found.posed, row]
         if made.size == 0:
             break
         shares = np.bincount(made, minlength=len(decision.options)) / made.size
@@ -118,13 +119,14 @@ def _trend(run: Run, check: TrendCheck) -> dict[str, Any]:
 def _answers(run: Run, check: AnswersCheck) -> dict[str, Any]:
     rather = than = 0
     reactor = INDEX[check.reactor]
-    for decision, _, posed, _, choices in run.decisions():
+    for found in run.decisions():
+        decision = found.decision
         if reactor not in decision.deciders:
             continue
         names = np.array(decision.options)
         if not set(names) & (set(check.than) | set(check.rather)):
             continue
-        made = names[choices[posed, decision.deciders.index(reactor)]]
+        made = names[found.choices[found.posed, decision.deciders.index(reactor)]]
         rather += int(np.isin(made, check.rather).sum())
         than += int(np.isin(made, check.than).sum())
     label = (

@@ -9,11 +9,11 @@ import numpy as np
 from model.actors import ACTOR_NAMES, INDEX, KAZAKHSTAN, POLES
 from model.calendar import month_fraction, month_label
 from model.runner import Run
+from model.style import POLE_COLOURS, pyplot
 
 if TYPE_CHECKING:
     from model.compare import Comparison
 
-POLE_COLOURS = {"RUS": "#c0392b", "CHN": "#d68910", "USA": "#2e64b5"}
 STRIP_LEVELS = 10
 MIN_GAP_YEARS = 0.2
 
@@ -32,8 +32,9 @@ class Mark:
 def episode_marks(run: Run) -> list[Mark]:
     """The documented episodes Kazakhstan decided in the run, in date order."""
     seen: dict[str, Mark] = {}
-    for decision, month, _, _, _ in run.decisions():
-        if ">" in decision.key or decision.episode in seen:
+    for found in run.decisions():
+        decision, month = found.decision, found.month
+        if decision.is_reaction or decision.episode in seen:
             continue
         if KAZAKHSTAN not in decision.deciders:
             continue
@@ -64,6 +65,18 @@ def _shorten(text: str, width: int) -> str:
     return text if len(text) <= width else text[: width - 1].rstrip() + "…"
 
 
+def event_years(comparison: "Comparison") -> list[tuple[float, float | None, str]]:
+    """Events as decimal years for plotting: (start, window end or None, label)."""
+    return [
+        (
+            month_fraction(e.month),
+            month_fraction(e.last) if e.last is not None else None,
+            e.label,
+        )
+        for e in comparison.events()
+    ]
+
+
 def fan_chart(run: Run, path: Path) -> Path:
     """Draw Kazakhstan's alignment toward Russia, China and the US as a fan chart.
 
@@ -71,10 +84,7 @@ def fan_chart(run: Run, path: Path) -> Path:
     Kazakhstan decided are numbered on a strip below (triangles for UN votes) and listed in a
     key with Kazakhstan's recorded choice.
     """
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     alignment = run.alignment()  # (M, R, 6)
     x = np.array([month_fraction(m) for m in run.months])
@@ -160,14 +170,9 @@ def drift_chart(comparison: "Comparison", path: Path) -> Path:
     One panel per pole: the median of the per-replicate drift (scenario minus baseline) with
     50% and 90% bands; each shock's date (and a hazard's window) is marked.
     """
-    import matplotlib
-
-    matplotlib.use("Agg")
+    plt = pyplot()
     import matplotlib.patches
-    import matplotlib.pyplot as plt
     import matplotlib.ticker
-
-    from model.compare import event_years
 
     drift = comparison.drift()  # (M, R, 3)
     x = np.array([month_fraction(m) for m in comparison.months])

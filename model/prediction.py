@@ -12,15 +12,16 @@ from typing import Any
 import numpy as np
 
 from model.actors import ACTORS
-from model.calendar import month_label, parse_month
-from model.calibration import draw_parameters, point_parameters, replay_record
+from model.calendar import RECORD_START, month_label, parse_month
+from model.calibration import replay_record
 from model.errors import InputError
 from model.library import Library, check_references, date_key, load_library
 from model.model import MultivectorModel
 from model.parameters import Parameters
 from model.schema import Episode, EpisodeFile, read_toml, validate
+from model.uncertainty import draw_parameters, point_parameters
 
-FIRST_MONTH = 2014 * 12
+FIRST_MONTH = parse_month(RECORD_START)
 INTERVAL = (0.05, 0.95)
 
 
@@ -87,7 +88,7 @@ def predictions(
     out = []
     for record in model.recorder.decisions:
         decision = record.decision
-        if ">" in decision.key or (episodes is not None and decision.episode not in episodes):
+        if decision.is_reaction or (episodes is not None and decision.episode not in episodes):
             continue
         draws = np.delete(np.arange(model.replicates), point)
         for row, actor in enumerate(decision.deciders):

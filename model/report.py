@@ -7,15 +7,8 @@ import numpy as np
 
 from model.actors import ACTOR_NAMES
 from model.calibration import Calibrated, standard_errors
-
-ACTOR_COLOURS = {
-    "KAZ": "#138d75",
-    "RUS": "#c0392b",
-    "USA": "#2e64b5",
-    "CHN": "#d68910",
-    "BLR": "#7d3c98",
-    "UKR": "#2c3e50",
-}
+from model.files import staged
+from model.style import ACTOR_COLOURS, pyplot
 
 
 def calibration_summary(calibrated: Calibrated, parameter_file: Path, sha256: str) -> dict:
@@ -49,10 +42,7 @@ def _fig(plt: Any, path: Path, fig: Any) -> Path:
 
 def plot_choice_probabilities(calibrated: Calibrated, path: Path) -> Path:
     """The probability given to each documented choice, in-sample and held out, by decision."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     validation = calibrated.validation
     obs = validation.observations
@@ -114,10 +104,7 @@ def reliability(probabilities: list[np.ndarray], obs: list, bins: int = 10) -> l
 
 def plot_reliability(calibrated: Calibrated, path: Path) -> Path:
     """Reliability diagram: predicted probability of each option against its observed share."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     validation = calibrated.validation
     fig, ax = plt.subplots(figsize=(6.5, 6.5))
@@ -152,10 +139,7 @@ def plot_reliability(calibrated: Calibrated, path: Path) -> Path:
 
 def plot_weights(calibrated: Calibrated, path: Path) -> Path:
     """Estimated parameters with 95% Laplace intervals, beside their prior means."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     names = [f.name if f.term else f"log {f.name}" for f in calibrated.free]
     estimate = calibrated.fit.estimate
@@ -167,7 +151,7 @@ def plot_weights(calibrated: Calibrated, path: Path) -> Path:
         y,
         xerr=1.96 * sd,
         fmt="o",
-        color="#138d75",
+        color=ACTOR_COLOURS["KAZ"],
         capsize=3,
         label="estimate, 95% interval",
     )
@@ -306,12 +290,15 @@ def markdown(summary: dict, calibrated: Calibrated) -> str:
 
 
 def write_report(summary: dict, calibrated: Calibrated, folder: Path) -> list[Path]:
-    """Write report.md and the three figures into ``folder``."""
-    folder.mkdir(parents=True, exist_ok=True)
-    (folder / "report.md").write_text(markdown(summary, calibrated))
-    return [
-        folder / "report.md",
-        plot_choice_probabilities(calibrated, folder / "choice_probabilities.png"),
-        plot_reliability(calibrated, folder / "reliability.png"),
-        plot_weights(calibrated, folder / "weights.png"),
-    ]
+    """Write report.md and the three figures into ``folder``, staged together."""
+    figures = {
+        "choice_probabilities.png": plot_choice_probabilities,
+        "reliability.png": plot_reliability,
+        "weights.png": plot_weights,
+    }
+    with staged() as files:
+        written = [files.text(folder / "report.md", markdown(summary, calibrated))]
+        for name, plot in figures.items():
+            plot(calibrated, files.path(folder / name))
+            written.append(folder / name)
+    return written

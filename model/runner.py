@@ -3,18 +3,38 @@
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cached_property
-from pathlib import Path
 
 import numpy as np
 
-from model.library import Decision, Library, load_library
+from model.library import Decision, Library, library_for
 from model.model import MultivectorModel
 from model.observation import DecisionRecord, Recorder
 from model.parameters import Parameters
+from model.provenance import Provenance
 from model.scenario import Scenario, scenario_parameters
 
 CHUNK = 2000
 """Replicates advanced by one model instance: large enough to vectorise, small enough to stream."""
+
+
+@dataclass(frozen=True)
+class PosedDecision:
+    """A decision posed in a run, its records joined over every replicate.
+
+    Attributes:
+        decision: The decision.
+        month: The month it was posed in.
+        posed: Whether it was posed, per replicate, shape (R,).
+        probabilities: Option probabilities per replicate and decider, shape (R, D, O) (NaN in
+            a chunk of replicates where it was not posed at all).
+        choices: The option chosen per replicate and decider, shape (R, D) (-1 likewise).
+    """
+
+    decision: Decision
+    month: int
+    posed: np.ndarray
+    probabilities: np.ndarray
+    choices: np.ndarray
 
 
 @dataclass(frozen=True)
@@ -44,6 +64,11 @@ class Run:
         """Months recorded."""
         return self.chunks[0].months
 
+    @cached_property
+    def provenance(self) -> Provenance:
+        """The run's inputs as they were loaded (files hashed when read, not after the run)."""
+        return Provenance(self.scenario, self.parameters, self.library.sha256)
+
     def alignment(self) -> np.ndarray:
         """Kazakhstan's alignment toward every state, shape (M, R, 6), all chunks."""
         return self._alignment
@@ -52,15 +77,14 @@ class Run:
         """Kazakhstan's dependence shares on every state, shape (M, R, 6), all chunks."""
         return self._dependence
 
-    def decisions(self) -> list[tuple[Decision, int, np.ndarray, np.ndarray, np.ndarray]]:
+    def decisions(self) -> list[PosedDecision]:
         """Every decision posed in any chunk, with its records joined over all replicates.
 
         A reaction is recorded only in the chunks where something triggered it, so records
         are matched by decision key and month, not by position.
 
         Returns:
-            ``(decision, month, posed (R,), probabilities (R, D, O), choices (R, D))`` in the
-            order first posed.
+            The decisions in the order first posed.
         """
         return self._decisions
 
@@ -74,7 +98,7 @@ class Run:
         return np.concatenate([c.dependence_array() for c in self.chunks], axis=1)
 
     @cached_property
-    def _decisions(self) -> list[tuple[Decision, int, np.ndarray, np.ndarray, np.ndarray]]:
+    def _decisions(self) -> list[PosedDecision]:
         order: dict[tuple[str, int], Decision] = {}
         found: dict[tuple[str, int], dict[int, DecisionRecord]] = {}
         for position, recorder in enumerate(self.chunks):
@@ -97,7 +121,7 @@ class Run:
                     probabilities.append(record.probabilities)
                     choices.append(record.choices)
             joined.append(
-                (
+                PosedDecision(
                     decision,
                     key[1],
                     np.concatenate(posed),
@@ -137,7 +161,7 @@ def run_scenario(
     if replicates < 1:
         raise ValueError(f"replicates must be at least 1, not {replicates}")
     seed = scenario.seed if seed is None else seed
-    library = library or load_library(tuple(Path(f) for f in scenario.episodes))
+    library = library or library_for(scenario.episodes)
     if parameters is None:
         parameters = scenario_parameters(scenario)
     chunks, ids = [], []

@@ -3,20 +3,27 @@
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Literal
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, PrivateAttr, field_validator, model_validator
 
 from model.actors import ActorCode
-from model.calendar import month_label, parse_month
+from model.calendar import RECORD_END, RECORD_START, month_label, parse_month
 from model.errors import InputError
-from model.schema import DateText, FieldProblem, Identifier, Strict, TieKind, check_date, load
+from model.provenance import Source
+from model.schema import (
+    DateText,
+    FieldProblem,
+    Identifier,
+    Strict,
+    TieKind,
+    check_date,
+    load_with_bytes,
+)
 from model.shocks import Shock, compile_shock, window
 
 if TYPE_CHECKING:
     from model.parameters import Parameters
 
 MAX_REPLICATES = 1_000_000
-RECORD_START = "2014-01"
-"""The first month of the documented record (a ``start_from = "record"`` warm-up starts here)."""
 ScenarioName = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_-]*$", max_length=80)]
 OverrideName = Annotated[str, Field(pattern=r"^[a-z_]+(\.[A-Za-z_]+)+$")]
 
@@ -65,7 +72,22 @@ class Scenario(Strict):
     record: Record = Record()
     shock: list[Shock] = []
 
+    _source: Source | None = PrivateAttr(default=None)
     _dates = field_validator("start", "end")(check_date)
+
+    @property
+    def source(self) -> Source | None:
+        """The file the scenario was read from, hashed as parsed (None if built in code).
+
+        Copies keep it: a baseline framed to a scenario's months is the same file.
+        """
+        return self._source
+
+    def with_source(self, source: Source) -> "Scenario":
+        """A copy recorded as read from ``source``."""
+        copy = self.model_copy()
+        copy._source = source
+        return copy
 
     @model_validator(mode="after")
     def _span(self) -> "Scenario":
@@ -157,18 +179,18 @@ def load_scenario(path: Path) -> Scenario:
     ``record.exclude`` must be in the library; shocks must fall inside the span and compile;
     parameter overrides must name real parameters with valid values.
     """
-    from model.library import load_library
+    from model.library import library_for
 
     path = Path(path)
-    scenario = load(path, Scenario)
+    scenario, raw = load_with_bytes(path, Scenario)
     update: dict[str, object] = {}
     if scenario.parameters is not None:
         update["parameters"] = _relative(path, scenario.parameters, "parameters")
     update["episodes"] = [
         _relative(path, file, f"episodes[{k}]") for k, file in enumerate(scenario.episodes)
     ]
-    scenario = scenario.model_copy(update=update)
-    known = load_library(tuple(Path(f) for f in scenario.episodes)).episodes
+    scenario = scenario.model_copy(update=update).with_source(Source.of(path, raw))
+    known = library_for(scenario.episodes).episodes
     for position, episode in enumerate(scenario.record.exclude):
         if episode not in known:
             raise InputError(
@@ -187,12 +209,12 @@ def scenario_parameters(scenario: Scenario, path: Path | None = None) -> "Parame
         scenario: The scenario.
         path: The scenario file, named in the error if an override is invalid.
     """
-    from model.parameters import load_parameters
+    from model.parameters import load_parameters, parameter_keyword
 
     parameters = load_parameters(Path(scenario.parameters) if scenario.parameters else None)
     for name, value in scenario.overrides.items():
         try:
-            parameters = parameters.with_values(**{name.replace(".", "__"): value})
+            parameters = parameters.with_values(**{parameter_keyword(name): value})
         except InputError as error:
             raise InputError(path or scenario.name, f'overrides."{name}"', error.problem) from None
         except (AttributeError, TypeError):  # a dotted name running through a number
@@ -207,7 +229,7 @@ def default_scenario() -> Scenario:
     return Scenario(
         name="history_2014_2024",
         question="How did Kazakhstan balance between Russia, China and the US, 2014-2024?",
-        start="2014-01",
-        end="2024-12",
+        start=RECORD_START,
+        end=RECORD_END,
         seed=0,
     )

@@ -5,6 +5,7 @@ The formats are documented for users in ``docs/episodes.md``.
 """
 
 import datetime as dt
+import io
 import tomllib
 from pathlib import Path
 from typing import Annotated, Any, Literal, get_args
@@ -370,22 +371,32 @@ class NormsFile(Strict):
 # --- loading -----------------------------------------------------------------------------
 
 
-def read_toml(path: Path) -> dict[str, Any]:
-    """Read a TOML file, turning every way it can fail into an :class:`InputError`."""
+def read_toml_bytes(path: Path) -> tuple[dict[str, Any], bytes]:
+    """Read a TOML file and the bytes it was parsed from (to hash exactly what was used).
+
+    Every way reading can fail becomes an :class:`InputError`.
+    """
     if not path.exists():
         raise InputError(path, "", "no such file")
     if path.is_dir():
         raise InputError(path, "", "is a directory, not a file")
     try:
-        text = path.read_text(encoding="utf-8-sig")  # tolerate a byte-order mark
+        data = path.read_bytes()
+        # decoded as read_text would: a byte-order mark tolerated, universal newlines
+        text = io.TextIOWrapper(io.BytesIO(data), encoding="utf-8-sig").read()
     except (OSError, UnicodeDecodeError) as error:
         raise InputError(path, "", f"cannot be read: {error}") from None
     if not text.strip():
         raise InputError(path, "", "is empty")
     try:
-        return tomllib.loads(text)
+        return tomllib.loads(text), data
     except tomllib.TOMLDecodeError as error:
         raise InputError(path, "", f"TOML syntax error: {error}") from None
+
+
+def read_toml(path: Path) -> dict[str, Any]:
+    """Read a TOML file, turning every way it can fail into an :class:`InputError`."""
+    return read_toml_bytes(path)[0]
 
 
 def field_path(location: tuple[int | str, ...], data: Any) -> str:
@@ -444,3 +455,9 @@ def validate[M: BaseModel](path: Path, data: dict[str, Any], schema: type[M]) ->
 def load[M: BaseModel](path: Path, schema: type[M]) -> M:
     """Read and validate a TOML file in one step."""
     return validate(path, read_toml(path), schema)
+
+
+def load_with_bytes[M: BaseModel](path: Path, schema: type[M]) -> tuple[M, bytes]:
+    """Read and validate a TOML file; also return the bytes it was parsed from."""
+    data, raw = read_toml_bytes(path)
+    return validate(path, data, schema), raw

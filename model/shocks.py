@@ -12,8 +12,10 @@ A shock is scheduled (it happens at its date in every replicate), happens with a
 stochastic shock's occurrence is drawn from each replicate's own stream.
 """
 
+import dataclasses
+import hashlib
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, lru_cache
 from pathlib import Path
 from typing import Annotated, ClassVar, Literal
 
@@ -22,6 +24,7 @@ from pydantic import Field, model_validator
 from model.actors import ActorCode
 from model.calendar import month_label, parse_month
 from model.errors import InputError
+from model.keys import decision_key, is_qualified
 from model.parameters import DATA
 from model.schema import (
     DateText,
@@ -33,7 +36,7 @@ from model.schema import (
     OptionName,
     Strict,
     Unit,
-    load,
+    load_with_bytes,
 )
 
 TEMPLATES = DATA / "shocks.toml"
@@ -386,11 +389,21 @@ def _check_template(template: ShockTemplate, position: int) -> None:
         check(effect.toward, "effects.toward")
 
 
-@cache
 def load_templates(path: Path = TEMPLATES) -> dict[str, ShockTemplate]:
     """Load and check the shock templates, one per kind."""
+    return _templates(path)[0]
+
+
+def templates_sha256(path: Path = TEMPLATES) -> str:
+    """The hash of the template file's bytes, as parsed by :func:`load_templates`."""
+    return _templates(path)[1]
+
+
+@cache
+def _templates(path: Path) -> tuple[dict[str, ShockTemplate], str]:
     templates: dict[str, ShockTemplate] = {}
-    for position, template in enumerate(load(path, ShockTemplateFile).template):
+    loaded, raw = load_with_bytes(path, ShockTemplateFile)
+    for position, template in enumerate(loaded.template):
         _check_template(template, position)
         if template.kind in templates:
             raise InputError(path, f"template[{position}].kind", "a second template of the kind")
@@ -398,7 +411,7 @@ def load_templates(path: Path = TEMPLATES) -> dict[str, ShockTemplate]:
     missing = sorted(set(SHOCK_KINDS) - set(templates) - {"un_vote"})
     if missing:
         raise InputError(path, "template", f"no template for {', '.join(missing)}")
-    return templates
+    return templates, hashlib.sha256(raw).hexdigest()
 
 
 # --- compiling a shock --------------------------------------------------------------------
@@ -487,7 +500,7 @@ class _Binder:
                     continue
                 ref = raw.when.decision.format_map(names)
                 decision["when"] = {
-                    "decision": ref if "/" in ref else f"{prefix}{ref}",
+                    "decision": ref if is_qualified(ref) else f"{prefix}{ref}",
                     "actor": actors[0],
                     "chose": raw.when.chose,
                 }
@@ -497,7 +510,7 @@ class _Binder:
     def episode(self, suffix: str, phase: Phase, effects: list[RoleEffect]) -> Episode | None:
         shock, template = self.shock, self.template
         # an ending's conditions refer to the onset's decisions by their full key
-        prefix = f"{shock.name}/" if suffix else ""
+        prefix = decision_key(shock.name, "") if suffix else ""
         decisions = [d for raw in phase.decision for d in self.decisions(raw, prefix)]
         bound_effects = self.effects(effects, self.roles)
         if not decisions and not bound_effects:
@@ -543,8 +556,28 @@ def compile_vote_shock(shock: UnVote) -> Episode:
     )
 
 
+@dataclass(frozen=True)
+class _Written:
+    """A shock as the cache key of its compilation: its kind and fields as written."""
+
+    kind: type
+    text: str
+    shock: ShockBase = dataclasses.field(compare=False, hash=False)
+
+
 def compile_shock(shock: ShockBase) -> CompiledShock:
-    """Bind a shock's roles into the episodes it poses."""
+    """Bind a shock's roles into the episodes it poses.
+
+    A shock is compiled once: loading a scenario compiles its shocks to check them, and the
+    runs, the comparison's events and the teaching app reuse the result (shocks with the same
+    kind and fields share it).
+    """
+    return _compile(_Written(type(shock), shock.model_dump_json(), shock))
+
+
+@lru_cache(maxsize=1024)
+def _compile(written: _Written) -> CompiledShock:
+    shock = written.shock
     kind = shock.kind  # type: ignore[attr-defined]
     template = load_templates().get(kind)
     lasting = template is not None and bool(

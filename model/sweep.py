@@ -20,16 +20,18 @@ from typing import Any
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.parquet as pq
 
 from model import __version__
 from model.actors import ACTORS, INDEX, KAZAKHSTAN, POLES
 from model.calendar import month_label, year_ends
 from model.errors import InputError
 from model.experiment import Design
+from model.files import STAGED_GLOB, remove_staged, staged, write_text
+from model.keys import is_reaction
 from model.model import MultivectorModel
 from model.observation import POLE_INDEX, Recorder, balance
-from model.shocks import TEMPLATES
+from model.provenance import Provenance
+from model.shocks import templates_sha256
 
 TABLES = ("runs", "decisions", "outcomes")
 RETRIES = 2
@@ -188,7 +190,7 @@ def _kept_decision(design: Design, key: str, deciders: tuple[int, ...]) -> bool:
     wanted = design.experiment.keep.decisions
     if wanted is not None:
         return key in wanted
-    return KAZAKHSTAN in deciders and ">" not in key
+    return KAZAKHSTAN in deciders and not is_reaction(key)
 
 
 def _block_slices(task: Task) -> list[tuple[int, slice]]:
@@ -323,8 +325,7 @@ OUTCOME_SCHEMA = pa.schema(
 
 def manifest(design: Design, chunk_runs: int, tasks: list[Task]) -> dict[str, Any]:
     """What produced the results: experiment and its hash, seeds, versions, the chunk plan."""
-    import hashlib
-
+    library_sha256 = _library_sha(design)
     return {
         "experiment": {
             "name": design.experiment.name,
@@ -333,15 +334,8 @@ def manifest(design: Design, chunk_runs: int, tasks: list[Task]) -> dict[str, An
             "sha256": design.sha256,
         },
         "scenarios": [
-            {
-                "name": s.name,
-                "file": str(f),
-                "sha256": hashlib.sha256(Path(f).read_bytes()).hexdigest(),
-                "parameters": {"file": p.path.name, "sha256": p.sha256},
-            }
-            for s, f, p in zip(
-                design.scenarios, design.scenario_files, design.base_parameters, strict=True
-            )
+            Provenance(s, p, library_sha256).manifest_entry()
+            for s, p in zip(design.scenarios, design.base_parameters, strict=True)
         ],
         "seed": design.experiment.seed,
         "replicates_per_sample": design.experiment.replicates,
@@ -351,8 +345,8 @@ def manifest(design: Design, chunk_runs: int, tasks: list[Task]) -> dict[str, An
         "outcomes": [o.name for o in design.experiment.outcome],
         "keep": design.experiment.keep.model_dump(),
         "package_version": __version__,
-        "library_sha256": _library_sha(design),
-        "shock_templates_sha256": hashlib.sha256(TEMPLATES.read_bytes()).hexdigest(),
+        "library_sha256": library_sha256,
+        "shock_templates_sha256": templates_sha256(),
         "chunk_runs": chunk_runs,
         "chunks": len(tasks),
         "random_streams": "replicate r of every sample draws from the stream (seed, r): common "
@@ -361,10 +355,10 @@ def manifest(design: Design, chunk_runs: int, tasks: list[Task]) -> dict[str, An
 
 
 def _library_sha(design: Design) -> str:
-    from model.library import load_library
+    from model.library import library_for
 
     extra = {f for s in design.scenarios for f in s.episodes}
-    return load_library(tuple(Path(f) for f in sorted(extra))).sha256
+    return library_for(sorted(extra)).sha256
 
 
 def _samples_table(design: Design) -> pa.Table:
@@ -374,28 +368,17 @@ def _samples_table(design: Design) -> pa.Table:
     return pa.table(columns)
 
 
-def _write_atomically(path: Path, write: Callable[[Path], None]) -> None:
-    staged = path.with_name(f".{path.name}.partial")
-    write(staged)
-    staged.replace(path)
-
-
 def done(out: Path, task: Task) -> bool:
     """Whether a task's three chunk files are all in place."""
     return all((out / t / f"{task.name}.parquet").is_file() for t in TABLES)
 
 
 def write_chunk(out: Path, task: Task, tables: dict[str, pa.Table]) -> None:
-    """Write a task's tables: all staged first, then renamed, so a chunk is whole or absent."""
-    staged = []
-    for table_name in TABLES:
-        folder = out / table_name
-        folder.mkdir(parents=True, exist_ok=True)
-        path = folder / f".{task.name}.parquet.partial"
-        pq.write_table(tables[table_name], path, compression="zstd")
-        staged.append((path, folder / f"{task.name}.parquet"))
-    for path, final in staged:
-        path.replace(final)
+    """Write a task's tables, staged together, so a chunk is whole or absent."""
+    with staged() as files:
+        for table_name in TABLES:
+            path = out / table_name / f"{task.name}.parquet"
+            files.parquet(path, tables[table_name], compression="zstd")
 
 
 def _comparable(value: Any) -> Any:
@@ -442,16 +425,14 @@ def prepare(out: Path, design: Design, chunk_runs: int, tasks: list[Task], resum
                 raise InputError(
                     existing, key, "differs from this experiment: resume only the same sweep"
                 )
-        for stray in out.glob("*/.*.partial"):
-            stray.unlink()  # a chunk being written when the sweep was killed
+        remove_staged(out, f"*/{STAGED_GLOB}")  # a chunk being written when the sweep was killed
         return
     if out.exists() and any(out.iterdir()) and not resume:
         raise InputError(out, "", "is not empty: choose another --out")
     out.mkdir(parents=True, exist_ok=True)
-    _write_atomically(out / "samples.parquet", lambda p: pq.write_table(_samples_table(design), p))
-    _write_atomically(
-        out / "manifest.json", lambda p: p.write_text(json.dumps(wanted, indent=2) + "\n")
-    )
+    with staged() as files:
+        files.parquet(out / "samples.parquet", _samples_table(design))
+        files.json(out / "manifest.json", wanted)
 
 
 # --- executing ---------------------------------------------------------------------------
@@ -657,8 +638,7 @@ def sweep(
         time.perf_counter() - start,
     )
     if not failed:
-        _write_atomically(
-            out / "complete.json",
-            lambda p: p.write_text(json.dumps({"chunks": len(tasks), "runs": design.runs}) + "\n"),
+        write_text(
+            out / "complete.json", json.dumps({"chunks": len(tasks), "runs": design.runs}) + "\n"
         )
     return report

@@ -18,7 +18,15 @@ import pyarrow.parquet as pq
 from model.actors import ACTOR_NAMES, POLES
 from model.calendar import month_fraction, parse_month
 from model.errors import InputError
-from model.plotting import POLE_COLOURS
+from model.files import FileSet, staged
+from model.style import (
+    FIRST_ORDER_COLOUR,
+    POINT_COLOUR,
+    POLE_COLOURS,
+    TOTAL_ORDER_COLOUR,
+    TREND_COLOUR,
+    pyplot,
+)
 
 QUANTILES = [0.05, 0.25, 0.5, 0.75, 0.95]
 END_METRICS = [*(f"alignment_{p}" for p in POLES), "balance"]
@@ -159,35 +167,31 @@ class SweepResults:
 
 
 def _figure(rows: int, cols: int, size: tuple[float, float]) -> tuple[Any, Any]:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     fig, axes = plt.subplots(rows, cols, figsize=size, squeeze=False)
     return fig, axes
 
 
-def _save(fig: Any, path: Path) -> Path:
+def _save(fig: Any, path: Path, files: FileSet) -> Path:
+    """Stage the figure as ``path`` in ``files``; returns ``path``."""
     import matplotlib.pyplot as plt
 
-    staged = path.with_name(f".{path.stem}.partial.png")
-    fig.savefig(staged, dpi=110)
+    fig.savefig(files.path(path), dpi=110)
     plt.close(fig)
-    staged.replace(path)
     return path
 
 
-def _finish(fig: Any, axes: Any, used: int, title: str, path: Path) -> Path:
+def _finish(fig: Any, axes: Any, used: int, title: str, path: Path, files: FileSet) -> Path:
     """Hide unused panels, title the figure and save it."""
     for ax in list(axes.flat)[used:]:
         ax.axis("off")
     fig.suptitle(title, fontsize=11)
     fig.tight_layout()
-    return _save(fig, path)
+    return _save(fig, path, files)
 
 
-def fan_charts(results: SweepResults, out: Path) -> list[Path]:
+def fan_charts(results: SweepResults, out: Path, files: FileSet) -> list[Path]:
     """Kazakhstan's alignment over time per scenario: median, 50% and 90% bands."""
     if "alignment_RUS" not in results.metrics:
         return []  # the sweep kept no alignment
@@ -225,11 +229,11 @@ def fan_charts(results: SweepResults, out: Path) -> list[Path]:
         ax.legend(loc="lower left", title="median")
         ax.grid(alpha=0.3)
         fig.tight_layout()
-        drawn.append(_save(fig, out / f"fan_{scenario}.png"))
+        drawn.append(_save(fig, out / f"fan_{scenario}.png", files))
     return drawn
 
 
-def end_state(results: SweepResults, out: Path) -> Path:
+def end_state(results: SweepResults, out: Path, files: FileSet) -> Path:
     """Distributions of the last kept month's alignment and balance, per scenario."""
     last = results.last_month
     metrics = results.metrics
@@ -252,10 +256,12 @@ def end_state(results: SweepResults, out: Path) -> Path:
         fontsize=11,
     )
     fig.tight_layout()
-    return _save(fig, out / "end_state.png")
+    return _save(fig, out / "end_state.png", files)
 
 
-def decision_distributions(results: SweepResults, out: Path, top: int = 6) -> Path | None:
+def decision_distributions(
+    results: SweepResults, out: Path, files: FileSet, top: int = 6
+) -> Path | None:
     """For the key decisions, each option's mean probability across samples (box plots)."""
     frame = results.decision_means()
     if frame.empty:
@@ -287,10 +293,13 @@ def decision_distributions(results: SweepResults, out: Path, top: int = 6) -> Pa
         len(chosen),
         "Choice probabilities at the key decisions: spread across samples\n" + results.subtitle,
         out / "decisions.png",
+        files,
     )
 
 
-def sobol_indices(results: SweepResults, out: Path) -> tuple[Path, Path] | None:
+def sobol_indices(
+    results: SweepResults, out: Path, files: FileSet
+) -> tuple[Path, dict[str, Any]] | None:
     """First-order and total Sobol indices with 95% intervals (SALib), for a Sobol design."""
     if results.manifest["design"]["sampler"] != "sobol" or not results.metrics:
         return None
@@ -323,7 +332,7 @@ def sobol_indices(results: SweepResults, out: Path) -> tuple[Path, Path] | None:
             0.4,
             xerr=indices["S1_conf"],
             label="first order S1",
-            color="#5d8aa8",
+            color=FIRST_ORDER_COLOUR,
             capsize=3,
         )
         ax.barh(
@@ -332,7 +341,7 @@ def sobol_indices(results: SweepResults, out: Path) -> tuple[Path, Path] | None:
             0.4,
             xerr=indices["ST_conf"],
             label="total ST",
-            color="#c06c3e",
+            color=TOTAL_ORDER_COLOUR,
             capsize=3,
         )
         ax.set_yticks(y, names if ax is axes[0, 0] else [""] * len(names), fontsize=9)
@@ -349,12 +358,12 @@ def sobol_indices(results: SweepResults, out: Path) -> tuple[Path, Path] | None:
         fontsize=11,
     )
     fig.tight_layout()
-    json_path = out / "sobol.json"
-    json_path.write_text(json.dumps({"scenario": scenario, "indices": found}, indent=2) + "\n")
-    return _save(fig, out / "sobol.png"), json_path
+    sobol_json = {"scenario": scenario, "indices": found}
+    files.json(out / "sobol.json", sobol_json)
+    return _save(fig, out / "sobol.png", files), sobol_json
 
 
-def input_scatter(results: SweepResults, out: Path) -> Path | None:
+def input_scatter(results: SweepResults, out: Path, files: FileSet) -> Path | None:
     """End-state alignment (mean over replicates per sample) against each varied input."""
     inputs = results.inputs
     metrics = [m for m in results.metrics if m.startswith("alignment_")]
@@ -392,10 +401,11 @@ def input_scatter(results: SweepResults, out: Path) -> Path | None:
         f"Kazakhstan's end-state alignment ({results.last_month}, mean over replicates) "
         f"against each input\n{results.subtitle}",
         out / "scatter.png",
+        files,
     )
 
 
-def outcome_scatter(results: SweepResults, out: Path) -> Path | None:
+def outcome_scatter(results: SweepResults, out: Path, files: FileSet) -> Path | None:
     """The share of replicates in which each outcome happened, against each input."""
     outcomes = results.outcome_shares
     if outcomes.empty or not results.inputs:
@@ -410,13 +420,13 @@ def outcome_scatter(results: SweepResults, out: Path) -> Path | None:
             ax = axes[r, c]
             x = samples.column(spec["target"]).to_numpy()[part["sample"].to_numpy()]
             y = part["share"].to_numpy()
-            ax.scatter(x, y, s=14, alpha=0.6, color="#4a6fa5")
+            ax.scatter(x, y, s=14, alpha=0.6, color=POINT_COLOUR)
             edges = np.unique(np.quantile(x, np.linspace(0, 1, 9)))
             if len(edges) > 2:
                 bins = np.clip(np.digitize(x, edges[1:-1]), 0, len(edges) - 2)
                 centres = [x[bins == b].mean() for b in range(len(edges) - 1) if (bins == b).any()]
                 heights = [y[bins == b].mean() for b in range(len(edges) - 1) if (bins == b).any()]
-                ax.plot(centres, heights, color="#b03a2e", linewidth=2, label="binned mean")
+                ax.plot(centres, heights, color=TREND_COLOUR, linewidth=2, label="binned mean")
                 ax.legend(fontsize=8)
             ax.set_ylim(-0.02, 1.02)
             ax.set_xlabel(spec.get("label") or spec["target"])
@@ -424,7 +434,7 @@ def outcome_scatter(results: SweepResults, out: Path) -> Path | None:
             ax.grid(alpha=0.3)
     fig.suptitle(f"Outcome probabilities against the inputs\n{results.subtitle}", fontsize=11)
     fig.tight_layout()
-    return _save(fig, out / "outcomes.png")
+    return _save(fig, out / "outcomes.png", files)
 
 
 def _cell_edges(points: np.ndarray) -> tuple[float, float]:
@@ -433,7 +443,7 @@ def _cell_edges(points: np.ndarray) -> tuple[float, float]:
     return points[0] - step / 2, points[-1] + step / 2
 
 
-def grid_heatmaps(results: SweepResults, out: Path) -> Path | None:
+def grid_heatmaps(results: SweepResults, out: Path, files: FileSet) -> Path | None:
     """For a grid over two inputs: end-state alignment and outcome shares over the grid."""
     inputs = results.inputs
     if results.manifest["design"]["sampler"] != "grid" or len(inputs) != 2:
@@ -488,6 +498,7 @@ def grid_heatmaps(results: SweepResults, out: Path) -> Path | None:
         f"Over the grid ({scenario}): end-state alignment ({results.last_month}, mean over "
         f"replicates; relation -1..+1) and outcome probabilities\n{results.subtitle}",
         out / "grid.png",
+        files,
     )
 
 
@@ -498,22 +509,23 @@ def plot_sweep(folder: Path, out: Path) -> dict[str, Any]:
         out.mkdir(parents=True, exist_ok=True)
     except OSError as error:
         raise InputError(out, "", f"cannot create the folder: {error.strerror}") from None
-    figures: list[Path] = fan_charts(results, out)
-    if results.metrics:
-        figures.append(end_state(results, out))
-    for extra in (
-        decision_distributions(results, out),
-        input_scatter(results, out),
-        outcome_scatter(results, out),
-        grid_heatmaps(results, out),
-    ):
-        if extra is not None:
-            figures.append(extra)
-    sobol = sobol_indices(results, out)
-    if sobol is not None:
-        figures.append(sobol[0])
+    with staged() as files:  # every figure and sobol.json appear together
+        figures: list[Path] = fan_charts(results, out, files)
+        if results.metrics:
+            figures.append(end_state(results, out, files))
+        for extra in (
+            decision_distributions(results, out, files),
+            input_scatter(results, out, files),
+            outcome_scatter(results, out, files),
+            grid_heatmaps(results, out, files),
+        ):
+            if extra is not None:
+                figures.append(extra)
+        sobol = sobol_indices(results, out, files)
+        if sobol is not None:
+            figures.append(sobol[0])
     return {
         "results": str(folder),
         "figures": [str(f) for f in figures],
-        "sobol": json.loads(sobol[1].read_text()) if sobol else None,
+        "sobol": sobol[1] if sobol else None,
     }

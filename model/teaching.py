@@ -23,10 +23,11 @@ import numpy as np
 
 from model.actors import ACTOR_NAMES, ACTORS, INDEX, KAZAKHSTAN, POLES
 from model.calendar import month_label
+from model.keys import is_reaction_to
 from model.library import Decision
 from model.model import MultivectorModel
 from model.observation import DecisionRecord
-from model.parameters import TERMS, Parameters
+from model.parameters import TERMS, Parameters, parameter_keyword
 from model.scenario import Scenario, load_scenario, scenario_parameters
 from model.shocks import ShockBase, compile_shock
 
@@ -206,7 +207,8 @@ class TeachingModel(MultivectorModel):
         scales = {"autonomy": autonomy, "partner": partner, "material": material}
         scales["principle"] = principle
         changes = {
-            f"actor__KAZ__{term}": kazakh_weight(written_parameters, term) * float(scale)
+            parameter_keyword(f"actor.KAZ.{term}"): kazakh_weight(written_parameters, term)
+            * float(scale)
             for term, scale in scales.items()
             if float(scale) != 1.0
         }
@@ -435,7 +437,7 @@ def outcome(model: MultivectorModel, key: str, highlight: int = 0) -> Outcome | 
         if later is record:
             continue
         same_episode = later.decision.episode == episode and later.month == record.month
-        reaction = later.decision.key.startswith(key + ">")
+        reaction = is_reaction_to(later.decision.key, key)
         if same_episode or reaction:
             others.extend(p for p in summarise(later, highlight) if p.actor != "KAZ" or reaction)
     alignment = model.recorder.alignment_array()[..., [INDEX[p] for p in POLES]]
@@ -485,11 +487,6 @@ class DebriefRow:
     def probability(self, option: str | None) -> float:
         """The model's probability of an option (NaN for None)."""
         return self.probabilities[self.options.index(option)] if option else float("nan")
-
-    @property
-    def favourite(self) -> str:
-        """The option the model made most likely."""
-        return self.options[int(np.argmax(self.probabilities))]
 
     @property
     def as_history(self) -> bool | None:

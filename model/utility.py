@@ -77,7 +77,6 @@ def coupling_row(
     actor: int,
     weights: np.ndarray,
     relation: np.ndarray,
-    mood: np.ndarray,
     dependence: np.ndarray,
 ) -> np.ndarray:
     """How much the decider values agreeing with each other player of a simultaneous decision.
@@ -92,7 +91,6 @@ def coupling_row(
         actor: The decider's index.
         weights: The decider's utility weights per replicate, shape (R, T).
         relation: Relations, shape (R, 6, 6).
-        mood: Public mood, shape (R, 6, 6).
         dependence: Dependence shares, shape (R, 6, 6).
 
     Returns:

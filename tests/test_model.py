@@ -81,13 +81,13 @@ def test_chunking_does_not_change_results(history):
     assert never and all(math.isnan(p) for d in never for p in d["probabilities"].values())
     assert_identical(*small)
     # a reaction is first posed where something triggers it, so match records by key and month
-    keyed = {(d.key, month): rest for d, month, *rest in split.decisions()}
+    keyed = {(p.decision.key, p.month): p for p in split.decisions()}
     assert len(keyed) == len(whole.decisions())
-    for decision, month, posed, probabilities, choices in whole.decisions():
-        other_posed, other_probabilities, other_choices = keyed[(decision.key, month)]
-        assert np.array_equal(posed, other_posed)
-        assert np.array_equal(choices, other_choices)
-        assert np.array_equal(probabilities, other_probabilities, equal_nan=True)
+    for posed in whole.decisions():
+        other = keyed[(posed.decision.key, posed.month)]
+        assert np.array_equal(posed.posed, other.posed)
+        assert np.array_equal(posed.choices, other.choices)
+        assert np.array_equal(posed.probabilities, other.probabilities, equal_nan=True)
 
 
 def test_equilibrium_probabilities_are_identical_alone_and_in_a_batch(history):
