@@ -46,8 +46,10 @@ def test_choice_checks_report_the_share_of_the_expected_option(run, patterns):
     among the replicates where the decision was posed, and whether it is the modal choice."""
     written = tomllib.loads(PATTERNS.read_text())["pattern"]
     records = {}
-    for decision, _, posed, _, choices in run.decisions():
-        records.setdefault(decision.key, []).append((decision, posed, choices))
+    for record in run.decisions():
+        records.setdefault(record.decision.key, []).append(
+            (record.decision, record.posed, record.choices)
+        )
     judged = 0
     for spec, pattern in zip(written, patterns, strict=True):
         assert spec["id"] == pattern["id"]

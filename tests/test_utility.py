@@ -247,7 +247,7 @@ def test_coupling_row_is_the_partner_weight_on_each_free_player():
     # players in a shuffled order; 0, 2 and 4 have a stake and are left out, as is the decider
     players = (1, 3, 5, 2, 0, 4)
     decision = _decision(players=players)
-    row = coupling_row(decision, 3, WEIGHTS, R[None], M[None], D[None])[0]
+    row = coupling_row(decision, 3, WEIGHTS, R[None], D[None])[0]
     expected = [
         1.5 * 0.45 * 0.8,  # q = 1: w_partner D[3,1] R[3,1]
         0.0,  # q = 3: the decider itself
@@ -258,7 +258,7 @@ def test_coupling_row_is_the_partner_weight_on_each_free_player():
     ]
     assert np.allclose(row, expected, atol=1e-12)
     # decider 2 (a stakeholder itself) values the free players 1, 3 and 5 by its own row
-    row = coupling_row(decision, 2, WEIGHTS, R[None], M[None], D[None])[0]
+    row = coupling_row(decision, 2, WEIGHTS, R[None], D[None])[0]
     expected = [1.5 * 0.2 * -0.4, 1.5 * 0.2 * 0.2, 1.5 * 0.1 * 0.3, 0.0, 0.0, 0.0]
     assert np.allclose(row, expected, atol=1e-12)
 
@@ -268,9 +268,7 @@ def test_coupling_row_without_stakes_excludes_only_the_decider():
         players=(0, 1, 2, 3, 4, 5), stake=np.zeros(6, dtype=bool), approval=np.zeros((6, 3))
     )
     weights = np.stack([WEIGHTS[0], 2.0 * WEIGHTS[0]])  # partner weight 1.5, then 3.0
-    rows = coupling_row(
-        decision, 4, weights, np.stack([R, R.T]), np.stack([M, M.T]), np.stack([D, D.T])
-    )
+    rows = coupling_row(decision, 4, weights, np.stack([R, R.T]), np.stack([D, D.T]))
     first = [1.5 * 0.2 * 0.7, 1.5 * 0.4 * 0.9, 1.5 * 0.2 * 0.8, 1.5 * 0.1 * 0.2, 0.0]
     first.append(1.5 * 0.05 * -0.5)
     # replicate 1's world is transposed: decider 4 reads column 4 of D and R
