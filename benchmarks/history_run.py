@@ -21,9 +21,9 @@ def main() -> None:
     args = parser.parse_args()
 
     start = time.perf_counter()
-    from model.model import MultivectorModel
-    from model.runner import run_scenario
-    from model.scenario import load_scenario
+    from multivector.core.model import MultivectorModel
+    from multivector.inputs.scenario import load_scenario
+    from multivector.runs.runner import run_scenario
 
     imported = time.perf_counter()
     scenario = load_scenario(ROOT / "scenarios" / "history_2014_2024.toml")

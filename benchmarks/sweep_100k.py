@@ -33,7 +33,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as folder:
         out = Path(folder) / "sweep"
         command = [
-            sys.executable, "-m", "model", "sweep", str(args.experiment),
+            sys.executable, "-m", "multivector", "sweep", str(args.experiment),
             "--workers", str(args.workers), "--out", str(out), "--json",
         ]  # fmt: skip
         start = time.perf_counter()

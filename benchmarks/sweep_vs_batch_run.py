@@ -31,13 +31,13 @@ import numpy as np
 import pyarrow.parquet as pq
 from report import emit  # benchmarks/report.py, beside this script
 
-from model import __version__
-from model.actors import INDEX, POLES
-from model.experiment import load_experiment
-from model.model import MultivectorModel
-from model.observation import POLE_INDEX, balance
-from model.scenario import Scenario, load_scenario
-from model.sweep import sweep
+from multivector.actors import INDEX, POLES
+from multivector.core.model import MultivectorModel
+from multivector.core.observation import POLE_INDEX, balance
+from multivector.inputs.experiment import load_experiment
+from multivector.inputs.scenario import Scenario, load_scenario
+from multivector.runs.sweep import sweep
+from multivector.version import __version__
 
 ROOT = Path(__file__).resolve().parent.parent
 HISTORY = ROOT / "scenarios" / "history_2014_2024.toml"

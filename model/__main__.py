@@ -1,5 +1,5 @@
-"""Allow ``python -m model``."""
+"""Allow ``python -m multivector``."""
 
-from model.cli import app
+from multivector.cli.commands import app
 
 app()

@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from model.scenario import Scenario, load_scenario
+from multivector.inputs.scenario import Scenario, load_scenario
 
 ROOT = Path(__file__).resolve().parent.parent
 HISTORY = ROOT / "scenarios" / "history_2014_2024.toml"
@@ -17,6 +17,6 @@ def history() -> Scenario:
 
 @pytest.fixture(scope="session")
 def history_run(history):
-    from model.runner import run_scenario
+    from multivector.runs.runner import run_scenario
 
     return run_scenario(history, replicates=40, seed=11)

@@ -9,9 +9,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from model.actors import INDEX, KAZAKHSTAN, POLES
-from model.model import MultivectorModel
-from model.teaching import (
+from multivector.actors import INDEX, KAZAKHSTAN, POLES
+from multivector.app.teaching import (
     DEFAULT_SCENARIO,
     TeachingModel,
     debrief,
@@ -24,6 +23,7 @@ from model.teaching import (
     scenario_for,
     summarise,
 )
+from multivector.core.model import MultivectorModel
 
 POLE_COLUMNS = [INDEX[p] for p in POLES]
 ROOT = Path(__file__).resolve().parent.parent
@@ -63,7 +63,8 @@ def test_seed_text_is_converted():
 def test_seed_text_gives_the_same_seed_in_every_process():
     """Python's own ``hash`` of a string changes between processes; the seed must not."""
     code = (
-        "from model.teaching import parse_seed; print(parse_seed('4x2', 7), parse_seed('ääh', 7))"
+        "from multivector.app.teaching import parse_seed; "
+        "print(parse_seed('4x2', 7), parse_seed('ääh', 7))"
     )
     seen = set()
     for hash_seed in ("1", "2", "random"):
@@ -123,7 +124,7 @@ def test_mesa_reset_rebuilds_the_run_from_the_app_parameters():
     """Mesa's Reset: check the parameters, split them, build the model class by keyword."""
     import mesa.visualization.solara_viz as mesa_viz  # a dependency (mesa[rec]): never skipped
 
-    from model.app import model_params
+    from multivector.app.page import model_params
 
     model = TeachingModel(scenario_file=BLOCKADE, seed="3", replicates=20, play=True)
     params = model_params(model)
@@ -325,7 +326,7 @@ def test_plain_names():
 
 
 def test_skipping_ahead_leaves_the_choices_to_the_model():
-    from model.calendar import month_label, parse_month
+    from multivector.calendar import month_label, parse_month
 
     model = TeachingModel(replicates=10, play=True)
     model.let_model_decide_until(parse_month("2022-01"))

@@ -5,23 +5,22 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
-from model.actors import ACTORS, INDEX
-from model.calibration import (
+from multivector.actors import ACTORS, INDEX
+from multivector.analysis.calibration import (
     BASELINES,
-    Free,
     Observation,
     Replay,
     fit,
     information,
     laplace_covariance,
     most_frequent,
-    parameter_sets,
     validate,
     with_russia,
 )
-from model.library import VOTE_OPTIONS, load_library
-from model.model import MultivectorModel
-from model.parameters import DOCUMENTED_DEFAULTS, load_parameters
+from multivector.core.model import MultivectorModel
+from multivector.inputs.library import VOTE_OPTIONS, load_library
+from multivector.inputs.parameters import DOCUMENTED_DEFAULTS, load_parameters
+from multivector.inputs.uncertainty import Free, parameter_sets
 
 TRUE = {"precision": np.log(2.5), "stake": 2.2, "autonomy": 1.6, "principle": 1.3}
 
@@ -43,7 +42,7 @@ def synthetic_library(prior, free, truth, seed):
     Generic reactions are left out so the simulated path is the one the replay rebuilds.
     """
     library = replace(load_library(), reactions=())
-    from model.calibration import history_scenario
+    from multivector.runs.replay import history_scenario
 
     model = MultivectorModel(
         history_scenario(),
@@ -156,8 +155,8 @@ def test_folds_do_not_depend_on_the_worker_count(precision_only):
 
 @pytest.mark.slow
 def test_report_has_its_tables_and_figures(precision_only, prior, tmp_path):
-    from model.calibration import Calibrated
-    from model.report import calibration_summary, write_report
+    from multivector.analysis.calibration import Calibrated
+    from multivector.outputs.report import calibration_summary, write_report
 
     free, replay, full, validation = precision_only
     covariance = laplace_covariance(information(replay, full.estimate))
@@ -207,7 +206,7 @@ def test_baselines_and_refits_never_see_the_held_out_episode(monkeypatch):
     """
     from types import SimpleNamespace
 
-    import model.calibration as calibration
+    import multivector.analysis.calibration as calibration
 
     obs = [
         _obs("KAZ", 0, russia=0, episode="odd"),  # yes, with Russia

@@ -1,7 +1,7 @@
 import numpy as np
 
-import model.choice as choice
-from model.choice import draw, equilibrium_utilities, logit, solve_equilibrium
+import multivector.core.choice as choice
+from multivector.core.choice import draw, equilibrium_utilities, logit, solve_equilibrium
 
 
 def test_probabilities_sum_to_one_and_rise_with_utility():

@@ -19,7 +19,7 @@ from tests.conftest import HISTORY, ROOT
 
 def multivector(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [sys.executable, "-m", "model", *args], capture_output=True, text=True, cwd=cwd
+        [sys.executable, "-m", "multivector", *args], capture_output=True, text=True, cwd=cwd
     )
 
 
@@ -129,10 +129,10 @@ def test_help_answers():
 
 
 def test_episodes_lists_every_documented_choice_beside_the_record():
-    from model.actors import ACTORS
-    from model.library import compile_plan, load_library
-    from model.parameters import CALIBRATED
-    from model.structure import build_structure
+    from multivector.actors import ACTORS
+    from multivector.inputs.library import compile_plan, load_library
+    from multivector.inputs.parameters import CALIBRATED
+    from multivector.inputs.structure import build_structure
 
     done = multivector("episodes", "--json")
     assert done.returncode == 0, done.stderr
@@ -175,10 +175,10 @@ def test_calibrate_writes_the_file_it_is_given_and_reports_the_validation(tmp_pa
     """
     from typer.testing import CliRunner
 
-    import model.calibration as calibration
-    import model.library as library_module
-    from model.cli import app
-    from model.parameters import CALIBRATED, load_parameters
+    import multivector.analysis.calibration as calibration
+    import multivector.inputs.library as library_module
+    from multivector.cli.commands import app
+    from multivector.inputs.parameters import CALIBRATED, load_parameters
 
     full = library_module.load_library()
     votes = [k for k, e in full.episodes.items() if e.kind == "un_vote"][:3]
@@ -265,7 +265,7 @@ def test_teach_serves_the_app_on_loopback_only(tmp_path):
     log = tmp_path / "teach.log"
     with open(log, "wb") as sink:
         process = subprocess.Popen(
-            [sys.executable, "-m", "model", "teach", "--port", str(port)],
+            [sys.executable, "-m", "multivector", "teach", "--port", str(port)],
             cwd=ROOT,
             stdout=sink,
             stderr=subprocess.STDOUT,

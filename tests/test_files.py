@@ -5,8 +5,8 @@ from pathlib import Path
 
 import pytest
 
-from model.files import staged, write_json
-from model.scenario import load_scenario
+from multivector.files import staged, write_json
+from multivector.inputs.scenario import load_scenario
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -1,6 +1,9 @@
 """The decision-key grammar."""
 
-from model.keys import (
+from multivector.core.model import MultivectorModel
+from multivector.inputs.library import load_library
+from multivector.inputs.scenario import default_scenario
+from multivector.keys import (
     decision_key,
     episode_of,
     is_reaction,
@@ -9,9 +12,6 @@ from model.keys import (
     reaction_key,
     split_key,
 )
-from model.library import load_library
-from model.model import MultivectorModel
-from model.scenario import default_scenario
 
 
 def test_keys_compose_and_split():

@@ -3,10 +3,10 @@ from pathlib import Path
 
 import pytest
 
-from model.actors import ACTORS
-from model.library import compile_plan, load_library
-from model.schema import ISSUE_TAGS
-from model.structure import build_structure, load_structure
+from multivector.actors import ACTORS
+from multivector.inputs.library import compile_plan, load_library
+from multivector.inputs.schema import ISSUE_TAGS
+from multivector.inputs.structure import build_structure, load_structure
 
 SHARED = Path(__file__).resolve().parents[2] / "shared"
 

@@ -21,7 +21,7 @@ import pytest
 from click.testing import Result
 from typer.testing import CliRunner
 
-from model.cli import app
+from multivector.cli.commands import app
 from tests.conftest import HISTORY
 
 CORPUS = Path(__file__).resolve().parent / "malformed"
@@ -186,7 +186,7 @@ def test_replicates_option_below_one_is_rejected(command, count, tmp_path):
 
 @pytest.mark.parametrize("replicates", [0, -5])
 def test_run_scenario_refuses_fewer_than_one_replicate(history, replicates):
-    from model.runner import run_scenario
+    from multivector.runs.runner import run_scenario
 
     with pytest.raises(ValueError, match="at least 1"):
         run_scenario(history, replicates=replicates, seed=1)

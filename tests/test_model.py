@@ -3,9 +3,9 @@ import math
 import numpy as np
 import pytest
 
-from model.actors import ACTORS, INDEX
-from model.model import MultivectorModel
-from model.runner import run_scenario
+from multivector.actors import ACTORS, INDEX
+from multivector.core.model import MultivectorModel
+from multivector.runs.runner import run_scenario
 
 
 def _choices(recorder):
@@ -59,7 +59,8 @@ def test_replicate_alone_makes_the_same_choices_as_in_a_batch(history):
 
 
 def test_chunking_does_not_change_results(history):
-    from model.outputs import provenance, summarise
+    from multivector.analysis.summary import summarise
+    from multivector.outputs.run_files import provenance
 
     whole = run_scenario(history, replicates=30, seed=3, chunk=30)
     split = run_scenario(history, replicates=30, seed=3, chunk=7)

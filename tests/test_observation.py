@@ -4,17 +4,17 @@ from dataclasses import replace
 import numpy as np
 from typer.testing import CliRunner
 
-from model.actors import INDEX
-from model.cli import app
-from model.library import compile_vote, load_library
-from model.observation import (
+from multivector.actors import INDEX
+from multivector.cli.commands import app
+from multivector.core.observation import (
     VOTE_POSITION,
     DecisionRecord,
     agreement_scores,
     balance,
     vote_matrix,
 )
-from model.schema import ISSUE_TAGS
+from multivector.inputs.library import compile_vote, load_library
+from multivector.inputs.schema import ISSUE_TAGS
 from tests.conftest import HISTORY
 
 

@@ -5,9 +5,9 @@ from collections import Counter
 
 import pytest
 
-from model.actors import INDEX
-from model.patterns import PATTERNS, evaluate, load_patterns
-from model.runner import run_scenario
+from multivector.actors import INDEX
+from multivector.analysis.patterns import PATTERNS, evaluate, load_patterns
+from multivector.runs.runner import run_scenario
 
 # A regression guard, not a target met with room to spare: the first standard set was four
 # checks in five, and the calibrated model reproduces 22 of 29 (76%) in simulation at seed 7;

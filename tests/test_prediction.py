@@ -7,14 +7,15 @@ import sys
 import numpy as np
 import pytest
 
-from model.library import load_library
-from model.parameters import (
+from multivector.analysis.prediction import predict_file, predictions
+from multivector.inputs.library import load_library
+from multivector.inputs.parameters import (
     CALIBRATED,
     DOCUMENTED_DEFAULTS,
     default_parameter_file,
     load_parameters,
 )
-from model.prediction import predict_file, predictions, replay_record
+from multivector.runs.replay import replay_record
 from tests.conftest import ROOT
 
 CRIMEA = """
@@ -46,7 +47,7 @@ def test_the_calibrated_file_is_what_runs_use_by_default(parameters):
         [
             sys.executable,
             "-m",
-            "model",
+            "multivector",
             "run",
             "scenarios/history_2014_2024.toml",
             "--replicates",
@@ -64,7 +65,7 @@ def test_the_calibrated_file_is_what_runs_use_by_default(parameters):
 
 
 def test_the_calibrated_file_holds_its_own_estimate(parameters):
-    from model.calibration import design, parameter_sets, point_parameters
+    from multivector.inputs.uncertainty import design, parameter_sets, point_parameters
 
     prior = load_parameters(DOCUMENTED_DEFAULTS)
     calibration = parameters.spec.calibration
@@ -101,7 +102,7 @@ def test_predict_a_new_vote_with_intervals(parameters, tmp_path):
         'target = "RUS"\nissues = ["territorial_integrity", "use_of_force"]\n'
     )
     done = subprocess.run(
-        [sys.executable, "-m", "model", "predict", str(query), "--json", "--draws", "40"],
+        [sys.executable, "-m", "multivector", "predict", str(query), "--json", "--draws", "40"],
         capture_output=True,
         text=True,
         cwd=ROOT,
@@ -126,7 +127,7 @@ def test_predict_rejects_bad_files_with_one_line(tmp_path):
         path = tmp_path / name
         path.write_text(text)
         done = subprocess.run(
-            [sys.executable, "-m", "model", "predict", str(path)],
+            [sys.executable, "-m", "multivector", "predict", str(path)],
             capture_output=True,
             text=True,
             cwd=ROOT,

@@ -54,7 +54,7 @@ def library_sha256() -> str:
 def cli(*args: str) -> subprocess.CompletedProcess:
     """The command line, run as a separate process from the repository root."""
     return subprocess.run(
-        [sys.executable, "-m", "model", *args],
+        [sys.executable, "-m", "multivector", *args],
         cwd=ROOT,
         capture_output=True,
         text=True,

@@ -8,13 +8,14 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
-from model.actors import INDEX
-from model.calendar import parse_month
-from model.cli import app
-from model.compare import compare, drift_summary
-from model.model import MultivectorModel
-from model.scenario import Scenario, load_scenario, scenario_parameters
-from model.shocks import SHOCK_KINDS, compile_shock, load_templates
+from multivector.actors import INDEX
+from multivector.analysis.drift import drift_summary
+from multivector.calendar import parse_month
+from multivector.cli.commands import app
+from multivector.core.model import MultivectorModel
+from multivector.inputs.scenario import Scenario, load_scenario, scenario_parameters
+from multivector.inputs.shocks import SHOCK_KINDS, compile_shock, load_templates
+from multivector.runs.compare import compare
 
 ROOT = Path(__file__).resolve().parent.parent
 SCENARIOS = sorted(p for p in (ROOT / "scenarios").glob("*.toml") if "history" not in p.name)

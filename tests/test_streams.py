@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from model.streams import uniforms
+from multivector.core.streams import uniforms
 
 
 def test_replicate_draws_do_not_depend_on_the_batch():

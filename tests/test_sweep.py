@@ -14,11 +14,11 @@ import pyarrow.parquet as pq
 import pytest
 from typer.testing import CliRunner
 
-from model.cli import app
-from model.experiment import load_experiment
-from model.model import MultivectorModel
-from model.scenario import load_scenario, scenario_parameters
-from model.sweep import TABLES, sweep
+from multivector.cli.commands import app
+from multivector.core.model import MultivectorModel
+from multivector.inputs.experiment import load_experiment
+from multivector.inputs.scenario import load_scenario, scenario_parameters
+from multivector.runs.sweep import TABLES, sweep
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -236,7 +236,7 @@ def test_interrupted_sweep_resumes_to_the_same_results(long_design, tmp_path, ho
     design, reference = long_design
     out = tmp_path / "interrupted"
     command = [
-        sys.executable, "-m", "model", "sweep", str(design.path),
+        sys.executable, "-m", "multivector", "sweep", str(design.path),
         "--workers", workers, "--chunk-runs", "15", "--out", str(out),
     ]  # fmt: skip
     process = subprocess.Popen(
@@ -270,7 +270,7 @@ def test_interrupted_sweep_resumes_to_the_same_results(long_design, tmp_path, ho
 
 def test_failed_chunk_is_retried_then_reported(shock_design, monkeypatch, tmp_path):
     """A chunk that fails once is retried; one that keeps failing is reported, not dropped."""
-    import model.sweep as engine
+    import multivector.runs.sweep as engine
 
     calls: dict[int, int] = {}
     real = engine.run_task
@@ -310,7 +310,7 @@ def test_resume_refuses_a_different_experiment(shock_design, reference, tmp_path
 
 def test_outcomes_agree_with_the_choices(reference):
     """An outcome of one choice happens exactly as often as that choice was made."""
-    from model.sweep_plots import SweepResults
+    from multivector.viz.sweep_plots import SweepResults
 
     results = SweepResults(reference)
     outcomes = results.outcome_shares
@@ -407,7 +407,7 @@ def test_shipped_experiments_load():
 
 def test_samples_with_many_replicates_split_into_replicate_blocks(tmp_path, monkeypatch):
     """A sample's replicates split across chunks give the same dataset as one chunk."""
-    import model.sweep as engine
+    import multivector.runs.sweep as engine
 
     monkeypatch.setattr(engine, "REPLICATE_BLOCK", 10)
     experiment = SHOCK_EXPERIMENT.replace("samples = 12", "samples = 2").replace(

@@ -10,8 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from model.library import Decision, plain_agreement
-from model.utility import (
+from multivector.core.utility import (
     AUTONOMY,
     CONSISTENCY,
     MATERIAL,
@@ -23,6 +22,7 @@ from model.utility import (
     coupling_row,
     utility_terms,
 )
+from multivector.inputs.library import Decision, plain_agreement
 
 HISTORY = Path(__file__).resolve().parent.parent / "scenarios" / "history_2014_2024.toml"
 
@@ -278,8 +278,8 @@ def test_coupling_row_without_stakes_excludes_only_the_decider():
 
 
 def test_agent_utilities_weigh_the_terms_by_the_agents_own_weights(history):
-    from model.actors import ACTORS
-    from model.model import MultivectorModel
+    from multivector.actors import ACTORS
+    from multivector.core.model import MultivectorModel
 
     rng = np.random.default_rng(5)
     reps = 2

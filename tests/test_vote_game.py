@@ -13,12 +13,12 @@ import numpy as np
 import pytest
 from scipy.optimize import root
 
-import model.model as model_module
-from model.actors import ACTORS, N_ACTORS
-from model.choice import solve_equilibrium
-from model.library import VOTE_AGREEMENT
-from model.model import MultivectorModel
-from model.scenario import load_scenario
+import multivector.core.model as model_module
+from multivector.actors import ACTORS, N_ACTORS
+from multivector.core.choice import solve_equilibrium
+from multivector.core.model import MultivectorModel
+from multivector.inputs.library import VOTE_AGREEMENT
+from multivector.inputs.scenario import load_scenario
 
 HISTORY = Path(__file__).resolve().parent.parent / "scenarios" / "history_2014_2024.toml"
 

@@ -1,0 +1,197 @@
+"""Predictions: each decider's option probabilities at documented or user-written episodes.
+
+Both ``multivector episodes`` and ``multivector predict`` replay the documented record (the
+same replay the calibration scores) and read the probabilities at the episode's turn, so a
+library episode written into a user's file gets exactly the probabilities ``episodes`` shows.
+"""
+
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from multivector.actors import ACTORS
+from multivector.calendar import RECORD_START, month_label, parse_month
+from multivector.core.model import MultivectorModel
+from multivector.errors import InputError
+from multivector.inputs.library import Library, check_references, date_key, load_library
+from multivector.inputs.parameters import Parameters
+from multivector.inputs.schema import Episode, EpisodeFile, read_toml, validate
+from multivector.inputs.uncertainty import draw_parameters, point_parameters
+from multivector.runs.replay import replay_record
+
+FIRST_MONTH = parse_month(RECORD_START)
+INTERVAL = (0.05, 0.95)
+
+
+@dataclass(frozen=True)
+class Prediction:
+    """One decider's option probabilities at one decision.
+
+    Attributes:
+        episode: Episode id.
+        decision: Decision key.
+        month: ``YYYY-MM``.
+        title: Episode title.
+        decider: Actor code.
+        options: Option names.
+        probabilities: At the parameter file's values.
+        low: Lower end of the 90% interval over parameter draws (if drawn).
+        high: Upper end of the 90% interval over parameter draws (if drawn).
+        observed: The documented choice, if any.
+    """
+
+    episode: str
+    decision: str
+    month: str
+    title: str
+    decider: str
+    options: tuple[str, ...]
+    probabilities: np.ndarray
+    low: np.ndarray | None = None
+    high: np.ndarray | None = None
+    observed: str | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON-ready form."""
+        out: dict[str, Any] = {
+            "episode": self.episode,
+            "decision": self.decision,
+            "month": self.month,
+            "title": self.title,
+            "decider": self.decider,
+            "probabilities": {
+                o: round(float(p), 4) for o, p in zip(self.options, self.probabilities, strict=True)
+            },
+        }
+        if self.low is not None and self.high is not None:
+            out["interval_90"] = {
+                o: [round(float(lo), 4), round(float(hi), 4)]
+                for o, lo, hi in zip(self.options, self.low, self.high, strict=True)
+            }
+        if self.observed is not None:
+            out["observed"] = self.observed
+        return out
+
+
+def predictions(
+    model: MultivectorModel, episodes: set[str] | None = None, point: int = 0
+) -> list[Prediction]:
+    """Probabilities of every decider at every documented decision (or at ``episodes`` only).
+
+    Args:
+        model: A finished replay.
+        episodes: Episode ids to report (all documented ones if None).
+        point: The replicate holding the point estimate; the others are parameter draws.
+    """
+    out = []
+    for record in model.recorder.decisions:
+        decision = record.decision
+        if decision.is_reaction or (episodes is not None and decision.episode not in episodes):
+            continue
+        draws = np.delete(np.arange(model.replicates), point)
+        for row, actor in enumerate(decision.deciders):
+            probabilities = record.probabilities[:, row]
+            if np.isnan(probabilities[point]).any():
+                continue  # not posed in the record
+            low = high = None
+            if draws.size:
+                low, high = np.quantile(probabilities[draws], INTERVAL, axis=0)
+            observed = decision.observed.get(actor)
+            out.append(
+                Prediction(
+                    episode=decision.episode,
+                    decision=decision.key,
+                    month=month_label(record.month),
+                    title=decision.title,
+                    decider=ACTORS[actor],
+                    options=decision.options,
+                    probabilities=probabilities[point],
+                    low=low,
+                    high=high,
+                    observed=None if observed is None else decision.options[observed],
+                )
+            )
+    return out
+
+
+def load_queries(path: Path) -> list[Episode]:
+    """Read episodes a user wants predicted, in the library's format.
+
+    Only what a prediction needs is required: for a UN vote, ``body``, ``date``, ``sponsors``,
+    ``target`` (if any) and ``issues``. A missing ``id`` becomes ``query-N``, a missing
+    ``title`` the id, missing ``sources`` "user query", and ``kind`` defaults to ``un_vote``
+    when ``body`` is given. Observed choices, if present, are ignored.
+    """
+    data = read_toml(path)
+    raw = data.get("episode")
+    if not isinstance(raw, list) or not raw:
+        raise InputError(path, "episode", "expected at least one [[episode]] table")
+    filled = []
+    for position, item in enumerate(raw):
+        if not isinstance(item, dict):
+            raise InputError(path, f"episode[{position}]", "expected a table")
+        item = dict(item)
+        item.setdefault("id", f"query-{position + 1}")
+        item.setdefault("title", str(item["id"]))
+        item.setdefault("sources", ["user query"])
+        if "body" in item:
+            item.setdefault("kind", "un_vote")
+        item.pop("observed", None)
+        if isinstance(item.get("decision"), list):
+            item["decision"] = [
+                {k: v for k, v in d.items() if k != "observed"} if isinstance(d, dict) else d
+                for d in item["decision"]
+            ]
+        filled.append(item)
+    episodes = validate(path, {"episode": filled}, EpisodeFile).episode
+    for position, episode in enumerate(episodes):
+        if parse_month(episode.date) < FIRST_MONTH:
+            raise InputError(
+                path,
+                f"episode[{position}]({episode.id}).date",
+                "is before 2014-01, where the record starts",
+            )
+    ids = [e.id for e in episodes]
+    if len(set(ids)) != len(ids):
+        raise InputError(path, "episode", "episode ids repeat")
+    return episodes
+
+
+def with_queries(library: Library, queries: list[Episode], path: Path) -> Library:
+    """The library with the user's episodes inserted at their dates (replacing same ids)."""
+    episodes = {k: v for k, v in library.episodes.items() if k not in {q.id for q in queries}}
+    episodes.update({q.id: q for q in queries})
+    ordered = sorted(episodes.values(), key=lambda e: date_key(e.date))
+    sources = {**library.sources, **{q.id: path for q in queries}}
+    check_references({e.id: (e, sources[e.id]) for e in ordered})
+    return replace(
+        library,
+        episodes={e.id: e for e in ordered},
+        sources={e.id: sources[e.id] for e in ordered},
+    )
+
+
+def predict_file(
+    path: Path, parameters: Parameters, draws: int = 200, seed: int = 0
+) -> list[Prediction]:
+    """Predict every decision of the episodes in a file, with 90% intervals from draws.
+
+    The record is replayed with the user's episodes inserted at their dates: replicate 0 uses
+    the parameter file's values, the others draw from its calibration's uncertainty.
+    """
+    queries = load_queries(path)
+    library = with_queries(load_library(), queries, path)
+    last = max(parse_month(q.date) for q in queries)
+    if parameters.spec.calibration is not None and draws > 0:
+        drawn = draw_parameters(parameters, draws, seed)
+        point = point_parameters(parameters)
+        sets = (
+            np.concatenate([point[0], drawn[0]]),
+            np.concatenate([point[1], drawn[1]]),
+        )
+    else:
+        sets = point_parameters(parameters)
+    model = replay_record(parameters, library, sets, last_month=last)
+    return predictions(model, {q.id for q in queries})

@@ -1,0 +1,468 @@
+"""The Python API: run, compare, sweep, calibrate and predict from a notebook or a script.
+
+The ``multivector`` command line is written on these functions, so a result obtained here is
+the one the command prints and writes. Bad input raises
+:class:`~multivector.errors.InputError`, whose message is the command's one-line error.
+
+Example::
+
+    import multivector as mv
+
+    history = mv.run("scenarios/history_2014_2024.toml", replicates=50, seed=7)
+    history.trajectories  # one row per replicate and month (pandas)
+    history.summary["alignment_by_year"]
+    history.fan_chart()  # a matplotlib figure
+"""
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import cached_property
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import pandas as pd
+    from matplotlib.figure import Figure
+
+    from multivector.inputs.experiment import Design
+    from multivector.inputs.parameters import Parameters
+    from multivector.inputs.scenario import Scenario
+    from multivector.runs.compare import Comparison
+    from multivector.runs.runner import Run
+    from multivector.runs.sweep import Report
+
+
+def load_scenario(scenario: "str | Path | Scenario") -> "Scenario":
+    """The scenario itself, read and validated from its file if a path is given."""
+    from multivector.inputs.scenario import Scenario
+    from multivector.inputs.scenario import load_scenario as read
+
+    return scenario if isinstance(scenario, Scenario) else read(Path(scenario))
+
+
+def load_parameters(parameters: "str | Path | Parameters | None") -> "Parameters":
+    """A parameter file (the calibrated one if None), read and validated."""
+    from multivector.inputs.parameters import Parameters
+    from multivector.inputs.parameters import load_parameters as read
+
+    if isinstance(parameters, Parameters):
+        return parameters
+    return read(None if parameters is None else Path(parameters))
+
+
+# --- runs ---------------------------------------------------------------------------------
+
+
+class RunResult:
+    """A scenario's replicates, with its tables, summary and figure.
+
+    Attributes:
+        run: The run itself (:class:`~multivector.runs.runner.Run`).
+    """
+
+    def __init__(self, run: "Run") -> None:
+        self.run = run
+
+    def __repr__(self) -> str:
+        return (
+            f"RunResult({self.run.scenario.name!r}, replicates={self.run.replicates}, "
+            f"seed={self.run.seed})"
+        )
+
+    @cached_property
+    def provenance(self) -> dict[str, Any]:
+        """What produced the run: scenario, seed, replicates, versions and input hashes."""
+        from multivector.outputs.run_files import provenance
+
+        return provenance(self.run)
+
+    @cached_property
+    def trajectories(self) -> "pd.DataFrame":
+        """Kazakhstan's alignment and dependence per replicate and month (trajectories.parquet)."""
+        from multivector.outputs.run_files import trajectories_table
+
+        return trajectories_table(self.run, self.provenance).to_pandas()
+
+    @cached_property
+    def choices(self) -> "pd.DataFrame":
+        """Every decision each replicate posed, with probabilities and choices (choices.parquet)."""
+        from multivector.outputs.run_files import choices_table
+
+        return choices_table(self.run, self.provenance).to_pandas()
+
+    @cached_property
+    def summary(self) -> dict[str, Any]:
+        """Every figure ``multivector run`` prints, as in summary.json."""
+        from multivector.analysis.summary import summarise
+
+        return summarise(self.run, self.provenance)
+
+    def fan_chart(self) -> "Figure":
+        """Kazakhstan's alignment toward Russia, China and the US as a fan chart."""
+        from multivector.viz.plotting import fan_figure
+
+        return fan_figure(self.run)
+
+    def write(self, out: str | Path | None = None) -> Path:
+        """Write trajectories.parquet, choices.parquet, summary.json and alignment.png.
+
+        The four files appear together or not at all.
+
+        Args:
+            out: The folder (default: ``results/<scenario name>/``).
+
+        Returns:
+            The folder.
+        """
+        from multivector.files import staged
+        from multivector.outputs.run_files import write_outputs
+        from multivector.viz.plotting import fan_chart
+
+        folder = Path(out) if out is not None else Path("results") / self.run.scenario.name
+        with staged() as files:
+            summary = write_outputs(self.run, folder, files)
+            fan_chart(self.run, files.path(folder / "alignment.png"))
+        self.__dict__.setdefault("summary", summary)
+        return folder
+
+
+def run(
+    scenario: "str | Path | Scenario",
+    *,
+    replicates: int | None = None,
+    seed: int | None = None,
+    parameters: "str | Path | Parameters | None" = None,
+    progress: Callable[[int], None] | None = None,
+) -> RunResult:
+    """Run a scenario's replicates.
+
+    Args:
+        scenario: A scenario file or a loaded scenario.
+        replicates: Replicates (the scenario's own if None).
+        seed: Seed (the scenario's own if None).
+        parameters: A parameter file (the scenario's if None).
+        progress: Called with the number of replicate-months just completed.
+    """
+    from multivector.runs.runner import run_scenario
+
+    loaded = load_scenario(scenario)
+    chosen = None if parameters is None else load_parameters(parameters)
+    result = run_scenario(
+        loaded, replicates=replicates, seed=seed, parameters=chosen, progress=progress
+    )
+    return RunResult(result)
+
+
+# --- comparisons --------------------------------------------------------------------------
+
+
+class ComparisonResult:
+    """A scenario against its baseline on common random numbers, with its drift.
+
+    Attributes:
+        comparison: The two runs (:class:`~multivector.runs.compare.Comparison`).
+    """
+
+    def __init__(self, comparison: "Comparison") -> None:
+        self.comparison = comparison
+
+    def __repr__(self) -> str:
+        return (
+            f"ComparisonResult({self.comparison.scenario.scenario.name!r} against "
+            f"{self.comparison.baseline.scenario.name!r})"
+        )
+
+    @cached_property
+    def summary(self) -> dict[str, Any]:
+        """Everything drift.json holds."""
+        from multivector.analysis.drift import drift_summary
+
+        return drift_summary(self.comparison)
+
+    @property
+    def drift(self) -> "pd.DataFrame":
+        """Drift per year and pole (scenario minus baseline): median, 90% interval, mean."""
+        import pandas as pd
+
+        rows = [
+            {"year": row["year"], "month": row["month"], "pole": pole, **row[pole]}
+            for row in self.summary["drift_by_year"]
+            for pole in ("RUS", "CHN", "USA")
+        ]
+        return pd.DataFrame(rows)
+
+    def figure(self) -> "Figure":
+        """The drift toward each pole as a fan chart, with the scenario's events marked."""
+        from multivector.viz.plotting import drift_figure
+
+        return drift_figure(self.comparison)
+
+    def write(self, out: str | Path) -> Path:
+        """Write drift.json and drift.png into ``out`` (together or not at all)."""
+        from multivector.outputs.comparison import write_comparison
+
+        folder = Path(out)
+        self.__dict__.setdefault("summary", write_comparison(self.comparison, folder))
+        return folder
+
+
+def _file_of(scenario: "str | Path | Scenario") -> Path:
+    if isinstance(scenario, str | Path):
+        return Path(scenario)
+    if scenario.source is None:
+        raise ValueError(f"scenario {scenario.name!r} was built in code: pass its file instead")
+    return Path(scenario.source.file)
+
+
+def compare(
+    baseline: "str | Path | Scenario",
+    scenario: "str | Path | Scenario",
+    *,
+    replicates: int | None = None,
+    seed: int | None = None,
+) -> ComparisonResult:
+    """Run a scenario and its baseline on the same seed and replicates.
+
+    Args:
+        baseline: The baseline scenario (its file, or loaded from one).
+        scenario: The scenario with its shocks.
+        replicates: Replicates (the scenario's own if None).
+        seed: Seed (the scenario's own if None).
+    """
+    from multivector.runs.compare import compare as paired
+
+    comparison = paired(
+        load_scenario(baseline),
+        load_scenario(scenario),
+        baseline_file=_file_of(baseline),
+        scenario_file=_file_of(scenario),
+        replicates=replicates,
+        seed=seed,
+    )
+    return ComparisonResult(comparison)
+
+
+# --- sweeps -------------------------------------------------------------------------------
+
+
+@dataclass
+class SweepResults:
+    """A sweep's results folder, read as pandas tables.
+
+    Attributes:
+        folder: The folder ``sweep`` wrote.
+        report: How the sweep that produced it went (None when opened from disk).
+    """
+
+    folder: Path
+    report: "Report | None" = None
+
+    @cached_property
+    def _reader(self) -> Any:
+        from multivector.viz.sweep_plots import SweepResults as Reader
+
+        return Reader(self.folder)
+
+    @property
+    def complete(self) -> bool:
+        """Whether every chunk was written."""
+        return (self.folder / "complete.json").is_file()
+
+    @property
+    def manifest(self) -> dict[str, Any]:
+        """The experiment, its seeds, input hashes and versions (manifest.json)."""
+        return self._reader.manifest
+
+    @property
+    def samples(self) -> "pd.DataFrame":
+        """One row per sample: the inputs each sample set."""
+        return self._reader.samples.to_pandas()
+
+    def table(self, name: str) -> "pd.DataFrame":
+        """One of the datasets: ``runs``, ``decisions`` or ``outcomes``."""
+        if name not in ("runs", "decisions", "outcomes"):
+            raise ValueError(f"no table {name!r}: runs, decisions or outcomes")
+        return self._reader.table(name).to_pandas()
+
+    def plot(self, out: str | Path | None = None) -> dict[str, Any]:
+        """Draw the sweep's figures into ``out`` (default: ``<folder>/figures``)."""
+        from multivector.viz.sweep_plots import plot_sweep
+
+        return plot_sweep(self.folder, Path(out) if out else self.folder / "figures")
+
+
+def open_sweep(folder: str | Path) -> SweepResults:
+    """Open a finished sweep's results folder."""
+    results = SweepResults(Path(folder))
+    results.manifest  # noqa: B018 - fails at once on a folder that is not a finished sweep
+    return results
+
+
+def load_experiment(experiment: "str | Path | Design") -> "Design":
+    """The experiment's design, read and validated from its file if a path is given."""
+    from multivector.inputs.experiment import Design
+    from multivector.inputs.experiment import load_experiment as read
+
+    return experiment if isinstance(experiment, Design) else read(Path(experiment))
+
+
+def sweep(
+    experiment: "str | Path | Design",
+    *,
+    out: str | Path | None = None,
+    workers: int = 0,
+    scheduler: str | None = None,
+    resume: bool = False,
+    chunk_runs: int | None = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> SweepResults:
+    """Run an experiment's samples and replicates into a Parquet dataset, chunk by chunk.
+
+    Args:
+        experiment: An experiment file or a loaded design.
+        out: Results folder (default: ``results/sweeps/<name>/``).
+        workers: Local worker processes (0: one per core).
+        scheduler: A Dask scheduler address (``tcp://host:port``) instead of local workers.
+        resume: Continue a sweep in ``out``, keeping its finished chunks.
+        chunk_runs: Runs per chunk (the experiment's own if None).
+        progress: Called with (runs done, runs in all) after each chunk.
+
+    Returns:
+        The results; ``report`` says which chunks ran, and ``complete`` whether all did.
+    """
+    from multivector.runs.sweep import sweep as run_sweep
+
+    design = load_experiment(experiment)
+    folder = Path(out) if out is not None else Path("results/sweeps") / design.experiment.name
+    report = run_sweep(
+        design,
+        folder,
+        workers=workers,
+        scheduler=scheduler,
+        resume=resume,
+        chunk_runs=chunk_runs,
+        progress=progress,
+    )
+    return SweepResults(folder, report)
+
+
+# --- calibration and prediction -----------------------------------------------------------
+
+
+def calibrate(
+    *,
+    out: str | Path | None = None,
+    report: str | Path | None = "results/calibration",
+    workers: int = 2,
+    progress: Callable[[str, int, int], None] | None = None,
+) -> dict[str, Any]:
+    """Fit the utility weights and precision to the documented choices, and validate them.
+
+    Writes the calibrated parameter file (by default the one every run uses) and, unless
+    ``report`` is None, the report with its figures.
+
+    Args:
+        out: The calibrated file to write (default: the shipped calibrated file).
+        report: Folder for report.md and its figures.
+        workers: Processes for the cross-validation folds.
+        progress: Called with (design, folds done, folds in all).
+
+    Returns:
+        The figures ``multivector calibrate --json`` prints.
+    """
+    import hashlib
+
+    from multivector.analysis.calibration import calibrate as fit_and_validate
+    from multivector.inputs.library import load_library
+    from multivector.inputs.parameters import CALIBRATED, DOCUMENTED_DEFAULTS
+    from multivector.outputs.calibrated import calibrated_file_text, write_calibrated
+    from multivector.outputs.report import calibration_summary, write_report
+
+    target = Path(out) if out is not None else CALIBRATED
+    prior = load_parameters(DOCUMENTED_DEFAULTS)
+    library = load_library()
+    calibrated = fit_and_validate(prior, library, progress=progress, workers=workers)
+    text = calibrated_file_text(calibrated, prior, library)
+    write_calibrated(text, target)
+    summary = calibration_summary(calibrated, target, hashlib.sha256(text.encode()).hexdigest())
+    if report is not None:
+        write_report(summary, calibrated, Path(report))
+    return summary
+
+
+@dataclass(frozen=True)
+class Forecast:
+    """Each decider's option probabilities for a set of decisions.
+
+    Attributes:
+        parameters: The parameter file used.
+        decisions: One entry per decision and decider, as ``--json`` prints them.
+        file: The episode file forecast (None for the documented record).
+        draws: Parameter draws behind the 90% intervals.
+        seed: Seed of the draws.
+    """
+
+    parameters: "Parameters"
+    decisions: list[dict[str, Any]]
+    file: Path | None = None
+    draws: int = 0
+    seed: int = 0
+
+    def as_dict(self) -> dict[str, Any]:
+        """The JSON ``multivector predict`` (or ``episodes``) prints."""
+        parameters = {"file": self.parameters.path.name, "sha256": self.parameters.sha256}
+        if self.file is None:
+            return {"parameters": parameters, "decisions": self.decisions}
+        return {
+            "file": str(self.file),
+            "parameters": parameters,
+            "draws": self.draws,
+            "seed": self.seed,
+            "decisions": self.decisions,
+        }
+
+    @property
+    def table(self) -> "pd.DataFrame":
+        """One row per decision and decider, a column ``p_<option>`` per option."""
+        import pandas as pd
+
+        rows = []
+        for entry in self.decisions:
+            row = {k: v for k, v in entry.items() if k not in ("probabilities", "interval_90")}
+            row |= {f"p_{o}": p for o, p in entry["probabilities"].items()}
+            rows.append(row)
+        return pd.DataFrame(rows)
+
+
+def predict(
+    file: str | Path,
+    *,
+    parameters: "str | Path | Parameters | None" = None,
+    draws: int = 200,
+    seed: int = 0,
+) -> Forecast:
+    """Forecast each decider's choice for episodes written in the library's format.
+
+    Args:
+        file: Episodes (TOML), see docs/episodes.md.
+        parameters: A parameter file (the calibrated one if None).
+        draws: Parameter draws from the calibration's uncertainty for the 90% intervals.
+        seed: Seed of the draws.
+    """
+    from multivector.analysis.prediction import predict_file
+
+    loaded = load_parameters(parameters)
+    rows = [p.as_dict() for p in predict_file(Path(file), loaded, draws=draws, seed=seed)]
+    used = draws if loaded.spec.calibration is not None else 0
+    return Forecast(loaded, rows, Path(file), used, seed)
+
+
+def episodes(*, parameters: "str | Path | Parameters | None" = None) -> Forecast:
+    """Every documented decision: each decider's probabilities beside the recorded choice."""
+    from multivector.analysis.prediction import predictions
+    from multivector.inputs.library import load_library
+    from multivector.runs.replay import replay_record
+
+    loaded = load_parameters(parameters)
+    rows = [p.as_dict() for p in predictions(replay_record(loaded, load_library()))]
+    return Forecast(loaded, rows)

@@ -1,0 +1,1 @@
+"""The teaching app (``multivector teach``): the Solara page and its teaching logic."""

@@ -1,0 +1,548 @@
+"""The ``multivector`` command line.
+
+Heavy libraries (numpy, pandas, matplotlib, mesa) are imported inside the commands, so
+``multivector --help`` answers at once.
+"""
+
+import json
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn
+
+import typer
+
+if TYPE_CHECKING:
+    from multivector.api import RunResult
+
+app = typer.Typer(
+    name="multivector",
+    help="Agent-based simulation of Kazakhstan's multi-vector foreign policy.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+ReplicatesOption = Annotated[
+    int | None, typer.Option(min=1, max=1_000_000, help="Replicates (default: scenario's).")
+]
+SeedOption = Annotated[
+    int | None, typer.Option(min=0, max=2**63 - 1, help="Seed (default: scenario's).")
+]
+
+LONG_RUN = 20_000
+"""Replicate-months above which a progress bar is shown."""
+
+
+def fail(message: str) -> NoReturn:
+    """Print a one-line error to stderr and exit with code 2."""
+    typer.echo(f"error: {message}", err=True)
+    raise typer.Exit(code=2)
+
+
+@app.callback()
+def main() -> None:
+    """Agent-based simulation of Kazakhstan's multi-vector foreign policy."""
+
+
+def _execute(scenario_file: Path, replicates: int | None, seed: int | None) -> "RunResult":
+    from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
+
+    from multivector import api
+
+    scenario = api.load_scenario(scenario_file)
+    count = scenario.replicates if replicates is None else replicates
+    months = scenario.last_month - scenario.first_month + 1
+    columns = (TextColumn("{task.description}"), BarColumn(), TimeRemainingColumn())
+    with Progress(*columns, transient=True, disable=count * months < LONG_RUN) as bar:
+        task = bar.add_task(f"{scenario.name}: {count} replicates", total=count * months)
+        return api.run(
+            scenario,
+            replicates=replicates,
+            seed=seed,
+            progress=lambda done: bar.advance(task, done),
+        )
+
+
+def _print_summary(summary: dict[str, Any]) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    console = Console()
+    console.print(
+        f"[bold]{summary['scenario']['name']}[/bold]: {summary['scenario']['question']}\n"
+        f"seed {summary['seed']}, {summary['replicates']} replicates, "
+        f"parameters {summary['parameters']['file']} ({summary['parameters']['sha256'][:12]}), "
+        f"multivector {summary['package_version']}"
+    )
+    years = Table(title="Kazakhstan's alignment each December: median [90% interval]")
+    years.add_column("year")
+    for pole in ("RUS", "CHN", "USA"):
+        years.add_column(f"toward {pole}", justify="right")
+    years.add_column("balance", justify="right")
+    for row in summary["alignment_by_year"]:
+        cells = [
+            f"{row[k]['median']:+.2f} [{row[k]['p05']:+.2f}, {row[k]['p95']:+.2f}]"
+            for k in ("RUS", "CHN", "USA")
+        ]
+        b = row["balance"]
+        years.add_row(
+            str(row["year"]), *cells, f"{b['median']:.2f} [{b['p05']:.2f}, {b['p95']:.2f}]"
+        )
+    console.print(years)
+    episodes = Table(title="Kazakhstan's decisions: option probabilities (mean over replicates)")
+    for column in ("month", "decision", "probabilities", "observed", "posed"):
+        episodes.add_column(column, overflow="fold")
+    for row in summary["kazakhstan_decisions"]:
+        probs = "  ".join(f"{o} {p:.2f}" for o, p in row["probabilities"].items())
+        observed = row["observed"] or "-"
+        if row["observed"] is not None:
+            mark = "✓" if row["model_mode"] == row["observed"] else "✗"
+            observed = f"{observed} {mark}"
+        episodes.add_row(
+            row["month"], row["decision"], probs, observed, f"{row['posed_share']:.0%}"
+        )
+    console.print(episodes)
+    fit = summary["fit_to_record"]
+    if fit.get("decisions"):
+        console.print(
+            f"Documented Kazakh choices: {fit['decisions']}; mean probability given to them "
+            f"{fit['mean_probability_of_observed']:.2f}; log-loss {fit['log_loss']:.3f}; "
+            f"modal choice matches {fit['modal_choice_matches']}/{fit['decisions']}"
+        )
+    patterns = Table(title="Documented patterns (checks passed on this run)")
+    for column in ("pattern", "passed", "failed checks"):
+        patterns.add_column(column, overflow="fold")
+    for pattern in summary["patterns"]:
+        failed = [c["check"] for c in pattern["checks"] if c["passed"] is False]
+        patterns.add_row(
+            pattern["id"], f"{pattern['passed']}/{pattern['judged']}", "; ".join(failed) or "-"
+        )
+    console.print(patterns)
+    votes = summary["un_votes"]
+    pairs = [p for p in votes if p.startswith("KAZ-") and "s_score" in votes[p]]
+    if pairs:
+        scores = Table(title="UN votes: Kazakhstan's S-score with each state (model vs record)")
+        for column in ("pair", "votes", "S-score median [90%]", "recorded S-score"):
+            scores.add_column(column)
+        for pair in pairs:
+            s = votes[pair]["s_score"]
+            recorded = votes[pair].get("observed_s_score")
+            scores.add_row(
+                pair,
+                str(votes[pair]["votes"]),
+                f"{s['median']:+.2f} [{s['p05']:+.2f}, {s['p95']:+.2f}]",
+                "-" if recorded is None else f"{recorded:+.2f}",
+            )
+        console.print(scores)
+
+
+@app.command()
+def run(
+    scenario: Annotated[Path, typer.Argument(help="Scenario file (TOML).")],
+    replicates: ReplicatesOption = None,
+    seed: SeedOption = None,
+    out: Annotated[
+        Path | None, typer.Option(help="Output folder (default: results/<scenario name>/).")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print summary.json to stdout.")] = False,
+) -> None:
+    """Run a scenario and write trajectories, choices, a summary and a fan chart."""
+    from multivector.errors import InputError
+
+    try:
+        result = _execute(scenario, replicates, seed)
+    except InputError as error:
+        fail(str(error))
+    folder = out or Path("results") / result.run.scenario.name
+    if folder.exists() and not folder.is_dir():
+        fail(f"{folder}: is not a folder")
+    try:
+        result.write(folder)  # the four files appear together
+    except OSError as error:
+        fail(f"{folder}: cannot write results: {error.strerror or error}")
+    summary = result.summary
+    if as_json:
+        sys.stdout.write(json.dumps(summary, indent=2) + "\n")
+    else:
+        _print_summary(summary)
+        typer.echo(
+            f"wrote {folder}/: trajectories.parquet choices.parquet summary.json alignment.png"
+        )
+
+
+@app.command()
+def calibrate(
+    out: Annotated[
+        Path | None,
+        typer.Option(help="Calibrated parameter file (default: the one runs use by default)."),
+    ] = None,
+    report: Annotated[Path, typer.Option(help="Folder for report.md and figures.")] = Path(
+        "results/calibration"
+    ),
+    workers: Annotated[int, typer.Option(min=1, max=64, help="Processes for the folds.")] = 2,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the figures as JSON.")] = False,
+) -> None:
+    """Fit the utility weights and precision to the documented choices, and validate them."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+    from multivector import api
+    from multivector.errors import InputError
+    from multivector.inputs.parameters import CALIBRATED
+
+    target = out or CALIBRATED
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn())
+    try:
+        with Progress(*columns, transient=True) as bar:
+            tasks: dict[str, Any] = {}
+
+            def advance(design: str, done: int, total: int) -> None:
+                if design not in tasks:
+                    tasks[design] = bar.add_task(f"leave one episode out: {design}", total=total)
+                bar.update(tasks[design], completed=done)
+
+            summary = api.calibrate(out=target, report=report, workers=workers, progress=advance)
+    except InputError as error:
+        fail(str(error))
+    except OSError as error:
+        fail(f"{error.filename or target}: cannot write: {error.strerror or error}")
+    if as_json:
+        sys.stdout.write(json.dumps(summary, indent=2) + "\n")
+        return
+    _print_calibration(summary)
+    typer.echo(f"wrote {target} and {report}/report.md")
+
+
+def _print_calibration(summary: dict[str, Any]) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    console = Console()
+    console.print(
+        f"Calibrated {summary['parameters']} parameters ({summary['design']}) on "
+        f"{summary['decisions']} documented choices in {summary['episodes']} episodes"
+    )
+    table = Table(title="Log-loss (accuracy): calibrated model against the baselines")
+    table.add_column("decider")
+    table.add_column("n", justify="right")
+    columns = ["in_sample", "leave_one_episode_out", *summary["baselines"]]
+    for column in columns:
+        table.add_column(column.replace("_", " "), justify="right")
+    blocks = [("all", summary), *summary["by_actor"].items()]
+    for name, block in blocks:
+        cells = [block["in_sample"], block["leave_one_episode_out"], *block["baselines"].values()]
+        table.add_row(
+            name,
+            str(block["decisions"]),
+            *(f"{c['log_loss']:.3f} ({c['accuracy']:.2f})" for c in cells),
+        )
+    console.print(table)
+    estimates = Table(title="Estimates (Laplace sd)")
+    for column in ("parameter", "estimate", "sd", "prior mean"):
+        estimates.add_column(column)
+    for name, e in summary["estimates"].items():
+        estimates.add_row(
+            name, f"{e['estimate']:+.3f}", f"{e['sd']:.3f}", f"{e['prior_mean']:+.3f}"
+        )
+    console.print(estimates)
+
+
+def _print_predictions(rows: list[dict[str, Any]], title: str) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=title)
+    for column in ("month", "decision", "decider", "probabilities", "observed"):
+        table.add_column(column, overflow="fold")
+    for row in rows:
+        interval = row.get("interval_90", {})
+        probs = "  ".join(
+            f"{o} {p:.2f}"
+            + (f" [{interval[o][0]:.2f}-{interval[o][1]:.2f}]" if o in interval else "")
+            for o, p in row["probabilities"].items()
+        )
+        observed = row.get("observed") or "-"
+        if row.get("observed"):
+            best = max(row["probabilities"], key=row["probabilities"].get)
+            observed += " ✓" if best == row["observed"] else " ✗"
+        table.add_row(row["month"], row["decision"], row["decider"], probs, observed)
+    Console().print(table)
+
+
+@app.command()
+def episodes(
+    parameters: Annotated[
+        Path | None, typer.Option(help="Parameter file (default: the calibrated one).")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Every documented decision: each decider's predicted probabilities beside the record."""
+    from multivector import api
+    from multivector.errors import InputError
+
+    try:
+        forecast = api.episodes(parameters=parameters)
+    except InputError as error:
+        fail(str(error))
+    if as_json:
+        sys.stdout.write(json.dumps(forecast.as_dict(), indent=2) + "\n")
+        return
+    name = forecast.parameters.path.name
+    _print_predictions(forecast.decisions, f"Documented decisions, replayed with {name}")
+
+
+@app.command()
+def predict(
+    file: Annotated[Path, typer.Argument(help="Episodes in the library's format (TOML).")],
+    parameters: Annotated[
+        Path | None, typer.Option(help="Parameter file (default: the calibrated one).")
+    ] = None,
+    draws: Annotated[
+        int, typer.Option(min=0, max=10_000, help="Parameter draws for the 90% interval.")
+    ] = 200,
+    seed: Annotated[int, typer.Option(min=0, help="Seed of the parameter draws.")] = 0,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Predict each decider's option probabilities for episodes written in a file."""
+    from multivector import api
+    from multivector.errors import InputError
+
+    try:
+        forecast = api.predict(file, parameters=parameters, draws=draws, seed=seed)
+    except InputError as error:
+        fail(str(error))
+    if as_json:
+        sys.stdout.write(json.dumps(forecast.as_dict(), indent=2) + "\n")
+        return
+    name = forecast.parameters.path.name
+    _print_predictions(forecast.decisions, f"Predicted for {file} with {name} (90% interval)")
+
+
+def _print_drift(summary: dict[str, Any]) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    console = Console()
+    scenario, baseline = summary["scenario"], summary["baseline"]
+    console.print(
+        f"[bold]{scenario['name']}[/bold] against [bold]{baseline['name']}[/bold]: "
+        f"{scenario['question']}\nseed {summary['seed']}, {summary['replicates']} paired "
+        f"replicates, multivector {summary['package_version']}; events: "
+        + ("; ".join(f"{e['month']} {e['label']}" for e in summary["events"]) or "none")
+    )
+    years = Table(title="Drift of Kazakhstan's alignment (scenario − baseline): median [90%]")
+    years.add_column("year")
+    for pole in ("RUS", "CHN", "USA"):
+        years.add_column(f"toward {pole}", justify="right")
+    for row in summary["drift_by_year"]:
+        years.add_row(
+            str(row["year"]),
+            *(
+                f"{row[p]['median']:+.3f} [{row[p]['p05']:+.2f},{row[p]['p95']:+.2f}]"
+                for p in ("RUS", "CHN", "USA")
+            ),
+        )
+    console.print(years)
+    moved = Table(title="Decisions whose choice probabilities moved most (baseline → scenario)")
+    for column in ("month", "decision", "decider", "probabilities", "moved"):
+        moved.add_column(column, overflow="fold")
+    for row in summary["moved_decisions"]:
+        for decider in row["deciders"]:
+            before, after = decider["baseline"], decider["scenario"]
+            if before is None or after is None:
+                continue
+            probs = "  ".join(f"{o} {before[o]:.2f}→{after[o]:.2f}" for o in after)
+            moved.add_row(
+                row["month"], row["decision"], decider["decider"], probs, f"{row['movement']:.2f}"
+            )
+    console.print(moved)
+    own = Table(title="The scenario's own decisions: option probabilities (mean where posed)")
+    own.add_column("from")
+    for column in ("decision", "decider", "probabilities", "posed"):
+        own.add_column(column, overflow="fold")
+    for row in summary["scenario_decisions"]:
+        for decider in row["deciders"]:
+            if decider["scenario"] is not None:
+                probs = "  ".join(f"{o} {p:.2f}" for o, p in decider["scenario"].items())
+                share = f"{row['posed_share']['scenario']:.0%}"
+                own.add_row(row["first_month"], row["decision"], decider["decider"], probs, share)
+    if summary["scenario_decisions"]:
+        console.print(own)
+
+
+@app.command()
+def compare(
+    baseline: Annotated[Path, typer.Argument(help="Baseline scenario file (TOML).")],
+    scenarios: Annotated[list[Path], typer.Argument(help="Scenario files to compare with it.")],
+    replicates: ReplicatesOption = None,
+    seed: SeedOption = None,
+    out: Annotated[Path, typer.Option(help="Output folder; one subfolder per scenario.")] = Path(
+        "results/compare"
+    ),
+    as_json: Annotated[bool, typer.Option("--json", help="Print drift.json to stdout.")] = False,
+) -> None:
+    """Paired runs of scenarios against a baseline: the drift of Kazakhstan's alignment.
+
+    Each scenario and the baseline run on the same seed and replicates over the scenario's
+    months (common random numbers); writes drift.json and drift.png per scenario.
+    """
+    from multivector import api
+    from multivector.errors import InputError
+
+    try:
+        base = api.load_scenario(baseline)
+        loaded = [api.load_scenario(path) for path in scenarios]
+    except InputError as error:
+        fail(str(error))
+    if out.exists() and not out.is_dir():
+        fail(f"{out}: is not a folder")
+    summaries = []
+    for scenario in loaded:
+        try:
+            comparison = api.compare(base, scenario, replicates=replicates, seed=seed)
+            folder = comparison.write(out / scenario.name)
+            summary = comparison.summary
+        except InputError as error:
+            fail(str(error))
+        except OSError as error:
+            fail(f"{out}: cannot write results: {error.strerror or error}")
+        summaries.append(summary)
+        if not as_json:
+            _print_drift(summary)
+            typer.echo(f"wrote {folder}/: drift.json drift.png")
+    if as_json:
+        payload = summaries[0] if len(summaries) == 1 else summaries
+        sys.stdout.write(json.dumps(payload, indent=2) + "\n")
+
+
+@app.command()
+def sweep(
+    experiment: Annotated[Path, typer.Argument(help="Experiment file (TOML).")],
+    workers: Annotated[
+        int, typer.Option(min=0, max=512, help="Local worker processes (0: one per core).")
+    ] = 0,
+    scheduler: Annotated[
+        str | None,
+        typer.Option(help="Dask scheduler address (tcp://HOST:PORT) instead of local workers."),
+    ] = None,
+    out: Annotated[
+        Path | None, typer.Option(help="Results folder (default: results/sweeps/<name>/).")
+    ] = None,
+    resume: Annotated[
+        bool, typer.Option("--resume", help="Continue a sweep, keeping its finished chunks.")
+    ] = False,
+    chunk_runs: Annotated[
+        int | None, typer.Option(min=1, max=1_000_000, help="Runs per chunk (default: file's).")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
+) -> None:
+    """Run an experiment's samples and replicates into a Parquet dataset, chunk by chunk."""
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
+
+    from multivector import api
+    from multivector.errors import InputError
+
+    try:
+        design = api.load_experiment(experiment)
+    except InputError as error:
+        fail(str(error))
+    folder = out or Path("results") / "sweeps" / design.experiment.name
+    columns = (
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("runs"),
+        TimeElapsedColumn(),
+        TextColumn("ETA"),
+        TimeRemainingColumn(),
+    )
+    # refreshed by hand after each chunk: no refresh thread, so workers can be forked safely
+    with Progress(*columns, transient=True, disable=as_json, auto_refresh=False) as bar:
+        task = bar.add_task(design.experiment.name, total=design.runs)
+
+        def advance(done: int, total: int) -> None:
+            bar.update(task, completed=done)
+            bar.refresh()
+
+        try:
+            report = api.sweep(
+                design,
+                out=folder,
+                workers=workers,
+                scheduler=scheduler,
+                resume=resume,
+                chunk_runs=chunk_runs,
+                progress=advance,
+            ).report
+        except InputError as error:
+            fail(str(error))
+        except KeyboardInterrupt:
+            typer.echo(
+                f"interrupted: finished chunks are kept in {folder}/; run again with --resume",
+                err=True,
+            )
+            raise typer.Exit(code=130) from None
+    summary = report.as_dict() | {"out": str(folder), "runs": design.runs}
+    if as_json:
+        sys.stdout.write(json.dumps(summary, indent=2) + "\n")
+    else:
+        scenarios = len(design.scenarios)
+        typer.echo(
+            f"{design.experiment.name}: {design.runs:,} runs ({scenarios} "
+            f"scenario{'s' * (scenarios != 1)} x {design.samples} samples x "
+            f"{design.experiment.replicates} replicates) in {report.seconds:.1f} s; chunks "
+            f"{report.chunks} ({report.already_done} kept from before, {report.ran} run now); "
+            + ("wrote" if not report.failed else "incomplete results in")
+            + f" {folder}/"
+        )
+    if report.failed:
+        for chunk, error in report.failed:
+            typer.echo(f"error: chunk {chunk} failed after retries: {error}", err=True)
+        count = len(report.failed)
+        typer.echo(
+            f"run again with --resume to retry the {count} failed chunk{'s' * (count != 1)}",
+            err=True,
+        )
+        raise typer.Exit(code=1)
+
+
+@app.command()
+def plot(
+    results: Annotated[Path, typer.Argument(help="A sweep's results folder.")],
+    out: Annotated[
+        Path | None, typer.Option(help="Where to write figures (default: RESULTS/figures/).")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print what was drawn as JSON.")] = False,
+) -> None:
+    """Draw a sweep's outcome distributions, sensitivity indices and input scatters."""
+    from multivector import api
+    from multivector.errors import InputError
+
+    try:
+        drawn = api.open_sweep(results).plot(out or results / "figures")
+    except InputError as error:
+        fail(str(error))
+    if as_json:
+        sys.stdout.write(json.dumps(drawn, indent=2) + "\n")
+    else:
+        for figure in drawn["figures"]:
+            typer.echo(f"wrote {figure}")
+
+
+@app.command()
+def teach(
+    host: Annotated[
+        str, typer.Option(help="Address to bind (0.0.0.0: the classroom network).")
+    ] = "127.0.0.1",
+    port: Annotated[int, typer.Option(min=1, max=65535, help="Port.")] = 8765,
+) -> None:
+    """Serve the teaching app: watch the balance shift, and play Kazakhstan (docs/teaching.md)."""
+    from multivector.app.page import serve
+
+    serve(host=host, port=port)

@@ -1,0 +1,235 @@
+"""Scenario files: what to run, over which months, from which state, with which shocks."""
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Literal
+
+from pydantic import Field, PrivateAttr, field_validator, model_validator
+
+from multivector.actors import ActorCode
+from multivector.calendar import RECORD_END, RECORD_START, month_label, parse_month
+from multivector.errors import InputError
+from multivector.inputs.provenance import Source
+from multivector.inputs.schema import (
+    DateText,
+    FieldProblem,
+    Identifier,
+    Strict,
+    TieKind,
+    check_date,
+    load_with_bytes,
+)
+from multivector.inputs.shocks import Shock, compile_shock, window
+
+if TYPE_CHECKING:
+    from multivector.inputs.parameters import Parameters
+
+MAX_REPLICATES = 1_000_000
+ScenarioName = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_-]*$", max_length=80)]
+OverrideName = Annotated[str, Field(pattern=r"^[a-z_]+(\.[A-Za-z_]+)+$")]
+
+
+class TieRef(Strict):
+    """A row of ``structure/ties.toml``, named by its kind, actors and start."""
+
+    kind: TieKind
+    actors: list[ActorCode] = Field(min_length=1)
+    start: DateText
+
+    _start = field_validator("start")(check_date)
+
+    def key(self) -> tuple[str, tuple[str, ...], int]:
+        """How the row is matched."""
+        return self.kind, tuple(self.actors), parse_month(self.start)
+
+
+class Record(Strict):
+    """Which documented episodes and structural ties the scenario keeps."""
+
+    until: DateText | None = None
+    exclude: list[Identifier] = []
+    drop_ties: list[TieRef] = []
+
+    @field_validator("until")
+    @classmethod
+    def _until(cls, value: DateText | None) -> DateText | None:
+        return None if value is None else check_date(value)
+
+
+class Scenario(Strict):
+    """A scenario file (see ``docs/scenarios.md``)."""
+
+    name: ScenarioName
+    question: str = Field(min_length=1)
+    description: str = ""
+    start: DateText
+    end: DateText
+    replicates: Annotated[int, Field(ge=1, le=MAX_REPLICATES)] = 200
+    seed: Annotated[int, Field(ge=0, lt=2**63)] = 0
+    start_from: Literal["structural", "record"] = "structural"
+    parameters: str | None = None
+    overrides: dict[OverrideName, int | float] = {}
+    episodes: list[str] = []
+    record: Record = Record()
+    shock: list[Shock] = []
+
+    _source: Source | None = PrivateAttr(default=None)
+    _dates = field_validator("start", "end")(check_date)
+
+    @property
+    def source(self) -> Source | None:
+        """The file the scenario was read from, hashed as parsed (None if built in code).
+
+        Copies keep it: a baseline framed to a scenario's months is the same file.
+        """
+        return self._source
+
+    def with_source(self, source: Source) -> "Scenario":
+        """A copy recorded as read from ``source``."""
+        copy = self.model_copy()
+        copy._source = source
+        return copy
+
+    @model_validator(mode="after")
+    def _span(self) -> "Scenario":
+        first, last = parse_month(self.start), parse_month(self.end)
+        if last < first:
+            raise FieldProblem("end", "is before start")
+        if last - first > 12 * 60:
+            raise FieldProblem("end", "the span is longer than 60 years")
+        if self.record.until is not None and parse_month(self.record.until) > last:
+            raise FieldProblem("record.until", "is after end")
+        if self.start_from == "record" and first <= parse_month(RECORD_START):
+            raise FieldProblem("start_from", f"'record' needs a start after {RECORD_START}")
+        return self
+
+    @property
+    def first_month(self) -> int:
+        """The first month simulated."""
+        return parse_month(self.start)
+
+    @property
+    def last_month(self) -> int:
+        """The last month simulated."""
+        return parse_month(self.end)
+
+    @property
+    def record_until(self) -> int:
+        """The last month whose documented episodes are replayed."""
+        return parse_month(self.record.until) if self.record.until else self.last_month
+
+
+def _relative(path: Path, value: str, field: str) -> str:
+    """A path named in a scenario file, resolved against the file's folder; it must exist."""
+    resolved = Path(value)
+    if not resolved.is_absolute():
+        resolved = path.parent / resolved
+    if resolved.is_dir():
+        raise InputError(path, field, f"{resolved} is a directory, not a file")
+    if not resolved.is_file():
+        raise InputError(path, field, f"no such file: {resolved}")
+    return str(resolved)
+
+
+def _check_ties(path: Path, scenario: Scenario) -> None:
+    """Every tie in ``record.drop_ties`` must be a row of the structural ties file."""
+    from multivector.inputs.structure import load_structure
+
+    rows = {(t.kind, tuple(t.actors), parse_month(t.start)) for t in load_structure().ties.tie}
+    for position, tie in enumerate(scenario.record.drop_ties):
+        if tie.key() not in rows:
+            raise InputError(
+                path,
+                f"record.drop_ties[{position}]",
+                f"no {tie.kind} tie of {'+'.join(tie.actors)} starting {month_label(tie.key()[2])} "
+                "in structure/ties.toml",
+            )
+
+
+def _check_shocks(path: Path, scenario: Scenario, known: set[str]) -> None:
+    """Shock names are unique and new, dates inside the span, and every shock compiles."""
+    seen: set[str] = set()
+    for position, shock in enumerate(scenario.shock):
+        where = f"shock[{position}]({shock.name})"
+        if shock.name in seen or shock.name in known:
+            raise InputError(path, where + ".name", f"'{shock.name}' is already used")
+        seen.add(shock.name)
+        first, last = window(shock, scenario.last_month)
+        for field, month in (("date", first), ("until", last)):
+            if not scenario.first_month <= month <= scenario.last_month:
+                raise InputError(
+                    path,
+                    f"{where}.{field}",
+                    f"{month_label(month)} is outside the scenario's span "
+                    f"{month_label(scenario.first_month)} to {month_label(scenario.last_month)}",
+                )
+        try:
+            compile_shock(shock)
+        except FieldProblem as problem:
+            raise InputError(path, f"{where}.{problem.field}", str(problem)) from None
+        except ValueError as error:
+            problem = str(error).splitlines()
+            raise InputError(path, where, f"cannot be compiled: {' '.join(problem)}") from None
+
+
+def load_scenario(path: Path) -> Scenario:
+    """Read and validate a scenario file.
+
+    Relative ``parameters`` and ``episodes`` paths are taken relative to the scenario file's
+    folder and must exist; the episode files must be valid; episodes named in
+    ``record.exclude`` must be in the library; shocks must fall inside the span and compile;
+    parameter overrides must name real parameters with valid values.
+    """
+    from multivector.inputs.library import library_for
+
+    path = Path(path)
+    scenario, raw = load_with_bytes(path, Scenario)
+    update: dict[str, object] = {}
+    if scenario.parameters is not None:
+        update["parameters"] = _relative(path, scenario.parameters, "parameters")
+    update["episodes"] = [
+        _relative(path, file, f"episodes[{k}]") for k, file in enumerate(scenario.episodes)
+    ]
+    scenario = scenario.model_copy(update=update).with_source(Source.of(path, raw))
+    known = library_for(scenario.episodes).episodes
+    for position, episode in enumerate(scenario.record.exclude):
+        if episode not in known:
+            raise InputError(
+                path, f"record.exclude[{position}]", f"no episode '{episode}' in the library"
+            )
+    _check_ties(path, scenario)
+    _check_shocks(path, scenario, set(known))
+    scenario_parameters(scenario, path)
+    return scenario
+
+
+def scenario_parameters(scenario: Scenario, path: Path | None = None) -> "Parameters":
+    """The scenario's parameter file with its overrides applied.
+
+    Args:
+        scenario: The scenario.
+        path: The scenario file, named in the error if an override is invalid.
+    """
+    from multivector.inputs.parameters import load_parameters, parameter_keyword
+
+    parameters = load_parameters(Path(scenario.parameters) if scenario.parameters else None)
+    for name, value in scenario.overrides.items():
+        try:
+            parameters = parameters.with_values(**{parameter_keyword(name): value})
+        except InputError as error:
+            raise InputError(path or scenario.name, f'overrides."{name}"', error.problem) from None
+        except (AttributeError, TypeError):  # a dotted name running through a number
+            raise InputError(
+                path or scenario.name, f'overrides."{name}"', "not a parameter"
+            ) from None
+    return parameters
+
+
+def default_scenario() -> Scenario:
+    """The documented record 2014-2024, for interactive use without a file."""
+    return Scenario(
+        name="history_2014_2024",
+        question="How did Kazakhstan balance between Russia, China and the US, 2014-2024?",
+        start=RECORD_START,
+        end=RECORD_END,
+        seed=0,
+    )

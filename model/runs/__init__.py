@@ -1,0 +1,1 @@
+"""Many replicates: scenario runs in chunks, paired comparisons, sweeps (local or Dask)."""

@@ -1,0 +1,183 @@
+"""Run a scenario: one model instance per chunk of replicates, the same code for 1 or 100,000."""
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import cached_property
+
+import numpy as np
+
+from multivector.core.model import MultivectorModel
+from multivector.core.observation import DecisionRecord, Recorder
+from multivector.inputs.library import Decision, Library, library_for
+from multivector.inputs.parameters import Parameters
+from multivector.inputs.provenance import Provenance
+from multivector.inputs.scenario import Scenario, scenario_parameters
+
+CHUNK = 2000
+"""Replicates advanced by one model instance: large enough to vectorise, small enough to stream."""
+
+
+@dataclass(frozen=True)
+class PosedDecision:
+    """A decision posed in a run, its records joined over every replicate.
+
+    Attributes:
+        decision: The decision.
+        month: The month it was posed in.
+        posed: Whether it was posed, per replicate, shape (R,).
+        probabilities: Option probabilities per replicate and decider, shape (R, D, O) (NaN in
+            a chunk of replicates where it was not posed at all).
+        choices: The option chosen per replicate and decider, shape (R, D) (-1 likewise).
+    """
+
+    decision: Decision
+    month: int
+    posed: np.ndarray
+    probabilities: np.ndarray
+    choices: np.ndarray
+
+
+@dataclass(frozen=True)
+class Run:
+    """The outcome of a scenario run.
+
+    Attributes:
+        scenario: The scenario run.
+        seed: The seed used.
+        replicates: Replicate count.
+        parameters: The parameters used.
+        library: The episode library used.
+        chunks: The recorders of each chunk of replicates, in replicate order.
+        replicate_ids: Replicate numbers of each chunk.
+    """
+
+    scenario: Scenario
+    seed: int
+    replicates: int
+    parameters: Parameters
+    library: Library
+    chunks: tuple[Recorder, ...]
+    replicate_ids: tuple[np.ndarray, ...]
+
+    @property
+    def months(self) -> list[int]:
+        """Months recorded."""
+        return self.chunks[0].months
+
+    @cached_property
+    def provenance(self) -> Provenance:
+        """The run's inputs as they were loaded (files hashed when read, not after the run)."""
+        return Provenance(self.scenario, self.parameters, self.library.sha256)
+
+    def alignment(self) -> np.ndarray:
+        """Kazakhstan's alignment toward every state, shape (M, R, 6), all chunks."""
+        return self._alignment
+
+    def dependence(self) -> np.ndarray:
+        """Kazakhstan's dependence shares on every state, shape (M, R, 6), all chunks."""
+        return self._dependence
+
+    def decisions(self) -> list[PosedDecision]:
+        """Every decision posed in any chunk, with its records joined over all replicates.
+
+        A reaction is recorded only in the chunks where something triggered it, so records
+        are matched by decision key and month, not by position.
+
+        Returns:
+            The decisions in the order first posed.
+        """
+        return self._decisions
+
+    # joined once and kept: summaries, patterns and figures all read them
+    @cached_property
+    def _alignment(self) -> np.ndarray:
+        return np.concatenate([c.alignment_array() for c in self.chunks], axis=1)
+
+    @cached_property
+    def _dependence(self) -> np.ndarray:
+        return np.concatenate([c.dependence_array() for c in self.chunks], axis=1)
+
+    @cached_property
+    def _decisions(self) -> list[PosedDecision]:
+        order: dict[tuple[str, int], Decision] = {}
+        found: dict[tuple[str, int], dict[int, DecisionRecord]] = {}
+        for position, recorder in enumerate(self.chunks):
+            for record in recorder.decisions:
+                key = (record.decision.key, record.month)
+                order.setdefault(key, record.decision)
+                found.setdefault(key, {})[position] = record
+        joined = []
+        for key, decision in order.items():
+            posed, probabilities, choices = [], [], []
+            shape = (len(decision.deciders), len(decision.options))
+            for position, ids in enumerate(self.replicate_ids):
+                record = found[key].get(position)
+                if record is None:  # not posed anywhere in this chunk
+                    posed.append(np.zeros(len(ids), dtype=bool))
+                    probabilities.append(np.full((len(ids), *shape), np.nan))
+                    choices.append(np.full((len(ids), shape[0]), -1))
+                else:
+                    posed.append(record.posed)
+                    probabilities.append(record.probabilities)
+                    choices.append(record.choices)
+            joined.append(
+                PosedDecision(
+                    decision,
+                    key[1],
+                    np.concatenate(posed),
+                    np.concatenate(probabilities),
+                    np.concatenate(choices),
+                )
+            )
+        return joined
+
+
+def run_scenario(
+    scenario: Scenario,
+    *,
+    replicates: int | None = None,
+    seed: int | None = None,
+    parameters: Parameters | None = None,
+    library: Library | None = None,
+    chunk: int = CHUNK,
+    progress: Callable[[int], None] | None = None,
+) -> Run:
+    """Run a scenario's replicates in chunks and collect what they record.
+
+    Args:
+        scenario: The scenario.
+        replicates: Override of the scenario's replicate count.
+        seed: Override of the scenario's seed.
+        parameters: Override of the scenario's parameter file.
+        library: The episode library (the shipped one if None).
+        chunk: Replicates per model instance.
+        progress: Called with the number of replicate-months just completed.
+
+    Raises:
+        ValueError: If ``replicates`` is below one (a scenario file cannot say so; the CLI
+            checks its option; this guards callers of the Python API).
+    """
+    replicates = scenario.replicates if replicates is None else replicates
+    if replicates < 1:
+        raise ValueError(f"replicates must be at least 1, not {replicates}")
+    seed = scenario.seed if seed is None else seed
+    library = library or library_for(scenario.episodes)
+    if parameters is None:
+        parameters = scenario_parameters(scenario)
+    chunks, ids = [], []
+    for first in range(0, replicates, chunk):
+        replicate_ids = np.arange(first, min(first + chunk, replicates))
+        model = MultivectorModel(
+            scenario,
+            rng=seed,
+            parameters=parameters,
+            library=library,
+            replicate_ids=replicate_ids,
+        )
+        while model.running:
+            model.step()
+            if progress is not None:
+                progress(len(replicate_ids))
+        chunks.append(model.recorder)
+        ids.append(replicate_ids)
+    return Run(scenario, seed, replicates, parameters, library, tuple(chunks), tuple(ids))

@@ -1,0 +1,1 @@
+"""Figures: fan and drift charts, sweep figures, and the one palette (``style``)."""
