@@ -122,7 +122,8 @@ def solve_equilibrium(
             optimum, where this can happen).
 
     Returns:
-        The equilibrium (``iterations`` is the most any replicate needed, over all stages).
+        The equilibrium. ``iterations`` bounds what any replicate needed: the most any
+        replicate took in each stage, summed over the stages and their halvings.
 
     Raises:
         RuntimeError: If ``strict`` and some replicate does not converge.
@@ -481,5 +482,6 @@ def draw(probabilities: np.ndarray, uniforms: np.ndarray) -> np.ndarray:
 
     """
     cumulative = np.cumsum(probabilities, axis=-1)
-    chosen = (cumulative < uniforms[:, None]).sum(axis=-1)
+    # option k takes [F(k-1), F(k)): an option of probability zero is never drawn, even at u = 0
+    chosen = (cumulative <= uniforms[:, None]).sum(axis=-1)
     return np.minimum(chosen, probabilities.shape[-1] - 1)
