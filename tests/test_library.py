@@ -3,7 +3,7 @@ from pathlib import Path
 
 import pytest
 
-from multivector.actors import ACTORS
+from multivector.actors import ACTORS, INDEX
 from multivector.inputs.library import compile_plan, load_library
 from multivector.inputs.schema import ISSUE_TAGS
 from multivector.inputs.structure import build_structure, load_structure
@@ -92,3 +92,23 @@ def test_security_council_membership_follows_the_record():
     in_2019 = {ACTORS[i] for i in structure.members(seats, 2019 * 12)}
     assert in_2017 == {"RUS", "USA", "CHN", "KAZ", "UKR"}
     assert in_2019 == {"RUS", "USA", "CHN"}
+
+
+def test_a_votes_sponsors_want_yes_and_its_target_wants_no():
+    """Resolution 68/262 (sponsors Ukraine and the US, aimed at Russia): the sponsors approve a
+    yes fully and a no not at all, the target the reverse, and an abstention displeases both by
+    half (docs/ODD.md, own stake); the other states have no exogenous stake in it."""
+    from multivector.calendar import RECORD_END, RECORD_START, parse_month
+
+    episode = load_library().episodes["unga-68-262-crimea"]
+    structure = build_structure(parse_month(RECORD_START), parse_month(RECORD_END))
+    [vote] = compile_plan(episode, structure.stance, list(range(6))).decisions
+    assert vote.options == ("yes", "no", "abstain")
+    wanted = {"UKR": [1.0, -1.0, -0.5], "USA": [1.0, -1.0, -0.5], "RUS": [-1.0, 1.0, -0.5]}
+    for code in ACTORS:
+        row = INDEX[code]
+        if code in wanted:
+            assert vote.stake[row], code
+            assert vote.approval[row].tolist() == wanted[code], code
+        else:
+            assert not vote.stake[row], code
