@@ -1,6 +1,7 @@
 """What ``load_scenario`` checks beyond the schema, on small files written for each case: the
 exact file, field and problem it reports, and the boundary cases it must accept."""
 
+import hashlib
 from pathlib import Path
 
 import pytest
@@ -158,3 +159,13 @@ def test_the_default_scenario_is_the_documented_record():
     assert (history.start, history.end) == ("2014-01", "2024-12")
     assert scenario.seed == Scenario.model_fields["seed"].default == 0
     assert "Kazakhstan" in scenario.question
+
+
+def test_a_loaded_scenario_records_the_file_and_the_hash_of_the_bytes_parsed(tmp_path):
+    path = write(tmp_path, "")
+    scenario = load_scenario(path)
+    assert scenario.source is not None
+    assert scenario.source.file == str(path)
+    assert scenario.source.sha256 == hashlib.sha256(path.read_bytes()).hexdigest()
+    # a copy keeps it: provenance reads the source of the scenario that ran
+    assert scenario.model_copy(update={"seed": 3}).source == scenario.source
