@@ -52,6 +52,19 @@ def load_parameters(parameters: "str | Path | Parameters | None") -> "Parameters
 
 # --- runs ---------------------------------------------------------------------------------
 
+RESULTS = Path("results")
+"""Where results go unless a folder is given (relative to the working directory)."""
+
+
+def run_folder(scenario: "Scenario", out: str | Path | None = None) -> Path:
+    """A run's output folder: ``out``, or ``results/<scenario name>/``."""
+    return Path(out) if out is not None else RESULTS / scenario.name
+
+
+def sweep_folder(design: "Design", out: str | Path | None = None) -> Path:
+    """A sweep's results folder: ``out``, or ``results/sweeps/<experiment name>/``."""
+    return Path(out) if out is not None else RESULTS / "sweeps" / design.experiment.name
+
 
 class RunResult:
     """A scenario's replicates, with its tables, summary and figure.
@@ -118,7 +131,7 @@ class RunResult:
         from multivector.outputs.run_files import write_outputs
         from multivector.viz.plotting import fan_chart
 
-        folder = Path(out) if out is not None else Path("results") / self.run.scenario.name
+        folder = run_folder(self.run.scenario, out)
         with staged() as files:
             summary = write_outputs(self.run, folder, files)
             fan_chart(self.run, files.path(folder / "alignment.png"))
@@ -259,9 +272,9 @@ class SweepResults:
 
     @cached_property
     def _reader(self) -> Any:
-        from multivector.viz.sweep_plots import SweepResults as Reader
+        from multivector.viz.sweep_plots import SweepReader
 
-        return Reader(self.folder)
+        return SweepReader(self.folder)
 
     @property
     def complete(self) -> bool:
@@ -333,7 +346,7 @@ def sweep(
     from multivector.runs.sweep import sweep as run_sweep
 
     design = load_experiment(experiment)
-    folder = Path(out) if out is not None else Path("results/sweeps") / design.experiment.name
+    folder = sweep_folder(design, out)
     report = run_sweep(
         design,
         folder,

@@ -147,13 +147,14 @@ def run(
     as_json: Annotated[bool, typer.Option("--json", help="Print summary.json to stdout.")] = False,
 ) -> None:
     """Run a scenario and write trajectories, choices, a summary and a fan chart."""
+    from multivector import api
     from multivector.errors import InputError
 
     try:
         result = _execute(scenario, replicates, seed)
     except InputError as error:
         fail(str(error))
-    folder = out or Path("results") / result.run.scenario.name
+    folder = api.run_folder(result.run.scenario, out)
     if folder.exists() and not folder.is_dir():
         fail(f"{folder}: is not a folder")
     try:
@@ -452,7 +453,7 @@ def sweep(
         design = api.load_experiment(experiment)
     except InputError as error:
         fail(str(error))
-    folder = out or Path("results") / "sweeps" / design.experiment.name
+    folder = api.sweep_folder(design, out)
     columns = (
         TextColumn("{task.description}"),
         BarColumn(),

@@ -36,7 +36,7 @@ METRIC_LABELS = {
 }
 
 
-class SweepResults:
+class SweepReader:
     """A sweep's results folder, read lazily.
 
     Args:
@@ -193,7 +193,7 @@ def _finish(fig: Any, axes: Any, used: int, title: str, path: Path, files: FileS
     return _save(fig, path, files)
 
 
-def fan_charts(results: SweepResults, out: Path, files: FileSet) -> list[Path]:
+def fan_charts(results: SweepReader, out: Path, files: FileSet) -> list[Path]:
     """Kazakhstan's alignment over time per scenario: median, 50% and 90% bands."""
     if "alignment_RUS" not in results.metrics:
         return []  # the sweep kept no alignment
@@ -235,7 +235,7 @@ def fan_charts(results: SweepResults, out: Path, files: FileSet) -> list[Path]:
     return drawn
 
 
-def end_state(results: SweepResults, out: Path, files: FileSet) -> Path:
+def end_state(results: SweepReader, out: Path, files: FileSet) -> Path:
     """Distributions of the last kept month's alignment and balance, per scenario."""
     last = results.last_month
     metrics = results.metrics
@@ -262,7 +262,7 @@ def end_state(results: SweepResults, out: Path, files: FileSet) -> Path:
 
 
 def decision_distributions(
-    results: SweepResults, out: Path, files: FileSet, top: int = 6
+    results: SweepReader, out: Path, files: FileSet, top: int = 6
 ) -> Path | None:
     """For the key decisions, each option's mean probability across samples (box plots)."""
     frame = results.decision_means()
@@ -300,7 +300,7 @@ def decision_distributions(
 
 
 def sobol_indices(
-    results: SweepResults, out: Path, files: FileSet
+    results: SweepReader, out: Path, files: FileSet
 ) -> tuple[Path, dict[str, Any]] | None:
     """First-order and total Sobol indices with 95% intervals (SALib), for a Sobol design."""
     if results.manifest["design"]["sampler"] != "sobol" or not results.metrics:
@@ -365,7 +365,7 @@ def sobol_indices(
     return _save(fig, out / "sobol.png", files), sobol_json
 
 
-def input_scatter(results: SweepResults, out: Path, files: FileSet) -> Path | None:
+def input_scatter(results: SweepReader, out: Path, files: FileSet) -> Path | None:
     """End-state alignment (mean over replicates per sample) against each varied input."""
     inputs = results.inputs
     metrics = [m for m in results.metrics if m.startswith("alignment_")]
@@ -407,7 +407,7 @@ def input_scatter(results: SweepResults, out: Path, files: FileSet) -> Path | No
     )
 
 
-def outcome_scatter(results: SweepResults, out: Path, files: FileSet) -> Path | None:
+def outcome_scatter(results: SweepReader, out: Path, files: FileSet) -> Path | None:
     """The share of replicates in which each outcome happened, against each input."""
     outcomes = results.outcome_shares
     if outcomes.empty or not results.inputs:
@@ -445,7 +445,7 @@ def _cell_edges(points: np.ndarray) -> tuple[float, float]:
     return points[0] - step / 2, points[-1] + step / 2
 
 
-def grid_heatmaps(results: SweepResults, out: Path, files: FileSet) -> Path | None:
+def grid_heatmaps(results: SweepReader, out: Path, files: FileSet) -> Path | None:
     """For a grid over two inputs: end-state alignment and outcome shares over the grid."""
     inputs = results.inputs
     if results.manifest["design"]["sampler"] != "grid" or len(inputs) != 2:
@@ -506,7 +506,7 @@ def grid_heatmaps(results: SweepResults, out: Path, files: FileSet) -> Path | No
 
 def plot_sweep(folder: Path, out: Path) -> dict[str, Any]:
     """Draw every figure a sweep supports into ``out``; return what was drawn."""
-    results = SweepResults(folder)
+    results = SweepReader(folder)
     try:
         out.mkdir(parents=True, exist_ok=True)
     except OSError as error:
