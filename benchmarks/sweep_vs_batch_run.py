@@ -40,7 +40,7 @@ from multivector.runs.sweep import sweep
 from multivector.version import __version__
 
 ROOT = Path(__file__).resolve().parent.parent
-HISTORY = ROOT / "scenarios" / "history_2014_2024.toml"
+HISTORY = ROOT / "benchmarks" / "history_library.toml"
 SEED = 7
 WORKERS = 2
 METRICS = [*(f"alignment_{p}" for p in POLES), "balance"]

@@ -117,9 +117,10 @@ class RunResult:
         return fan_figure(self.run)
 
     def write(self, out: str | Path | None = None) -> Path:
-        """Write trajectories.parquet, choices.parquet, summary.json and alignment.png.
+        """Write the run's tables, summary.json, alignment.png and agreement.png.
 
-        The four files appear together or not at all.
+        trajectories.parquet, choices.parquet, summary.json and the two figures appear
+        together or not at all.
 
         Args:
             out: The folder (default: ``results/<scenario name>/``).
@@ -129,12 +130,13 @@ class RunResult:
         """
         from multivector.files import staged
         from multivector.outputs.run_files import write_outputs
-        from multivector.viz.plotting import fan_chart
+        from multivector.viz.plotting import agreement_chart, fan_chart
 
         folder = run_folder(self.run.scenario, out)
         with staged() as files:
             summary = write_outputs(self.run, folder, files)
             fan_chart(self.run, files.path(folder / "alignment.png"))
+            agreement_chart(summary, files.path(folder / "agreement.png"))
         self.__dict__.setdefault("summary", summary)
         return folder
 
@@ -368,33 +370,63 @@ def calibrate(
     report: str | Path | None = "results/calibration",
     workers: int = 2,
     progress: Callable[[str, int, int], None] | None = None,
+    until: str | None = None,
+    leave_one_out: bool = True,
+    designs: tuple[str, ...] | None = None,
+    rolling_origin: bool = True,
 ) -> dict[str, Any]:
     """Fit the utility weights and precision to the documented choices, and validate them.
 
     Writes the calibrated parameter file (by default the one every run uses) and, unless
-    ``report`` is None, the report with its figures.
+    ``report`` is None, the report with its figures. The headline validation is out of time
+    (rolling origin, 2016-2024); leave-one-episode-out over the library is the second figure.
 
     Args:
         out: The calibrated file to write (default: the shipped calibrated file).
         report: Folder for report.md and its figures.
-        workers: Processes for the cross-validation folds.
-        progress: Called with (design, folds done, folds in all).
+        workers: Processes for the origins and folds.
+        progress: Called with (stage, steps done, steps in all).
+        until: Fit only on choices before this month (``YYYY-MM``), for a file to forecast
+            later votes with; the rolling origins are those before it.
+        leave_one_out: Also cross-validate leave one episode out.
+        rolling_origin: Validate out of time (rolling origin); without it only the fit.
+        designs: Designs to compare (the ``actors`` design if None).
 
     Returns:
         The figures ``multivector calibrate --json`` prints.
     """
     import hashlib
 
+    from multivector.analysis.calibration import ORIGINS
     from multivector.analysis.calibration import calibrate as fit_and_validate
+    from multivector.calendar import parse_month
+    from multivector.errors import InputError
     from multivector.inputs.library import load_library
     from multivector.inputs.parameters import CALIBRATED, DOCUMENTED_DEFAULTS
+    from multivector.inputs.uncertainty import DESIGNS
     from multivector.outputs.calibrated import calibrated_file_text, write_calibrated
     from multivector.outputs.report import calibration_summary, write_report
 
     target = Path(out) if out is not None else CALIBRATED
     prior = load_parameters(DOCUMENTED_DEFAULTS)
     library = load_library()
-    calibrated = fit_and_validate(prior, library, progress=progress, workers=workers)
+    try:
+        before = None if until is None else parse_month(until)
+    except ValueError as error:
+        raise InputError("--until", "", str(error)) from None
+    unknown = [d for d in designs or () if d not in DESIGNS]
+    if unknown:
+        raise InputError("--design", "", f"unknown design(s) {unknown}; expected {list(DESIGNS)}")
+    calibrated = fit_and_validate(
+        prior,
+        library,
+        designs=tuple(designs) if designs else DESIGNS[-1:],
+        progress=progress,
+        workers=workers,
+        until=before,
+        origins=ORIGINS if rolling_origin else None,
+        leave_one_out=leave_one_out,
+    )
     text = calibrated_file_text(calibrated, prior, library)
     write_calibrated(text, target)
     summary = calibration_summary(calibrated, target, hashlib.sha256(text.encode()).hexdigest())
@@ -413,6 +445,8 @@ class Forecast:
         file: The episode file forecast (None for the documented record).
         draws: Parameter draws behind the 90% intervals.
         seed: Seed of the draws.
+        score: For a votes file that names the six states' votes: log-loss, Brier score and
+            accuracy per actor beside the baselines (``--score``).
     """
 
     parameters: "Parameters"
@@ -420,19 +454,23 @@ class Forecast:
     file: Path | None = None
     draws: int = 0
     seed: int = 0
+    score: dict[str, Any] | None = None
 
     def as_dict(self) -> dict[str, Any]:
         """The JSON ``multivector predict`` (or ``episodes``) prints."""
         parameters = {"file": self.parameters.path.name, "sha256": self.parameters.sha256}
         if self.file is None:
             return {"parameters": parameters, "decisions": self.decisions}
-        return {
+        out = {
             "file": str(self.file),
             "parameters": parameters,
             "draws": self.draws,
             "seed": self.seed,
             "decisions": self.decisions,
         }
+        if self.score is not None:
+            out["score"] = self.score
+        return out
 
     @property
     def table(self) -> "pd.DataFrame":
@@ -453,21 +491,34 @@ def predict(
     parameters: "str | Path | Parameters | None" = None,
     draws: int = 200,
     seed: int = 0,
+    score: bool = False,
 ) -> Forecast:
-    """Forecast each decider's choice for episodes written in the library's format.
+    """Forecast each decider's choice for episodes (TOML) or UN votes (CSV) written in a file.
 
     Args:
-        file: Episodes (TOML), see docs/episodes.md.
+        file: Episodes in the library's format (TOML, see docs/episodes.md), or votes in the
+            columns of the shared votes file (CSV; the six state columns, if present, are not
+            used by the forecast).
         parameters: A parameter file (the calibrated one if None).
         draws: Parameter draws from the calibration's uncertainty for the 90% intervals.
         seed: Seed of the draws.
+        score: For a votes file: score the forecast against the state columns, per actor,
+            beside the baselines fitted on the record before the file's first month.
     """
-    from multivector.analysis.prediction import predict_file
+    from multivector.analysis.prediction import forecast_file, score_votes
 
     loaded = load_parameters(parameters)
-    rows = [p.as_dict() for p in predict_file(Path(file), loaded, draws=draws, seed=seed)]
+    path = Path(file)
+    found, model, votes = forecast_file(path, loaded, draws=draws, seed=seed)
     used = draws if loaded.spec.calibration is not None else 0
-    return Forecast(loaded, rows, Path(file), used, seed)
+    scored = None
+    if score:
+        if not votes:
+            from multivector.errors import InputError
+
+            raise InputError(path, "", "--score needs a votes file (CSV) naming recorded votes")
+        scored = score_votes(found, votes, model, path)
+    return Forecast(loaded, [p.as_dict() for p in found], path, used, seed, scored)
 
 
 def episodes(*, parameters: "str | Path | Parameters | None" = None) -> Forecast:

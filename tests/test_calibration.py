@@ -11,11 +11,11 @@ from multivector.analysis.calibration import (
     Observation,
     Replay,
     fit,
+    frequency,
     information,
     laplace_covariance,
-    most_frequent,
+    persistence,
     validate,
-    with_russia,
 )
 from multivector.core.model import MultivectorModel
 from multivector.inputs.library import VOTE_OPTIONS, load_library
@@ -39,9 +39,12 @@ def _free(prior):
 def synthetic_library(prior, free, truth, seed):
     """The library with every decider's choice replaced by a draw from the model at ``truth``.
 
-    Generic reactions are left out so the simulated path is the one the replay rebuilds.
+    Generic reactions are left out so the simulated path is the one the replay rebuilds, and so
+    are the routine recorded votes: the synthetic truth covers only the library's episodes, and
+    routine votes would keep their real recorded choices (the fit would then not be recovering
+    ``truth`` alone).
     """
-    library = replace(load_library(), reactions=())
+    library = replace(load_library(), reactions=(), recorded=())
     from multivector.runs.replay import history_scenario
 
     model = MultivectorModel(
@@ -97,31 +100,85 @@ def test_fit_recovers_known_weights(prior):
     assert np.abs(mean - truth).sum() < np.abs(prior_means - truth).sum()
 
 
-def _obs(actor, choice, russia=None, options=VOTE_OPTIONS, episode="e"):
-    return Observation(0, 0, choice, episode, episode + "/vote", actor, options, True, russia)
+def _obs(actor, choice, russia=None, options=VOTE_OPTIONS, episode="e", **fields):
+    return Observation(
+        0, 0, choice, episode, episode + "/vote", actor, options, True, russia, **fields
+    )
 
 
-def test_most_frequent_baseline_is_add_one_smoothed():
+def test_frequency_baseline_is_add_one_smoothed():
     training = [_obs("KAZ", 2), _obs("KAZ", 2), _obs("KAZ", 1), _obs("RUS", 0)]
-    p = most_frequent(_obs("KAZ", 0), training)
+    p = frequency(_obs("KAZ", 0), training)
     assert np.allclose(p, np.array([1, 2, 3]) / 6)
 
 
 def test_vote_with_russia_baseline():
+    with_russia = BASELINES["vote_with_russia"]
     training = [_obs("KAZ", 1, russia=1), _obs("KAZ", 2, russia=1), _obs("KAZ", 1, russia=1)]
     p = with_russia(_obs("KAZ", 0, russia=1), training)
     assert np.isclose(p[1], 3 / 5) and np.isclose(p.sum(), 1)
     assert np.isclose(p[0], p[2])
-    # no Russian vote recorded: falls back to the most frequent choice
+    # no Russian vote recorded: falls back to the actor's choice frequencies
     fallback = with_russia(_obs("KAZ", 0), training)
-    assert np.allclose(fallback, most_frequent(_obs("KAZ", 0), training))
+    assert np.allclose(fallback, frequency(_obs("KAZ", 0), training))
+
+
+def test_vote_with_china_baseline_follows_china_not_russia():
+    with_china = BASELINES["vote_with_china"]
+    # KAZ voted with China in 2 of 3 votes where China's vote is recorded (Russia's differs)
+    training = [
+        _obs("KAZ", 0, russia=1, china=0),
+        _obs("KAZ", 2, russia=1, china=2),
+        _obs("KAZ", 1, russia=1, china=2),
+        _obs("KAZ", 1, russia=1),  # China's vote not recorded: not counted
+    ]
+    p = with_china(_obs("KAZ", 0, russia=1, china=2), training)
+    assert np.allclose(p, [1 / 5, 1 / 5, 3 / 5])  # (2 + 1) / (3 + 2) on China's abstention
+    fallback = with_china(_obs("KAZ", 0, russia=1), training)
+    assert np.allclose(fallback, frequency(_obs("KAZ", 0), training))
+
+
+def test_persistence_baseline_repeats_the_last_choice_of_the_family():
+    yes_no = ("yes", "no")
+    training = [
+        _obs("KAZ", 1, family="f"),
+        _obs("KAZ", 1, family="f"),  # a repeat
+        _obs("KAZ", 2, family="f"),  # a change
+        _obs("KAZ", 0, family="g"),
+        _obs("KAZ", 0, family="g"),  # a repeat
+        _obs("KAZ", 0, options=yes_no, family="k"),
+        _obs("KAZ", 0, family="k"),  # other options than last time: not a trial
+        _obs("KAZ", 0),  # no family: not a trial
+        _obs("RUS", 0, family="f"),  # another actor's choice: not KAZ's last in f
+    ]
+    # KAZ repeated itself in 2 of 3 trials: (2 + 1) / (3 + 2) on its last choice in f, abstain
+    p = persistence(_obs("KAZ", 0, family="f"), training)
+    assert np.allclose(p, [1 / 5, 1 / 5, 3 / 5])
+    # a family never seen, no family, or other options than last time: the frequencies
+    for unseen in (
+        _obs("KAZ", 0, family="h"),
+        _obs("KAZ", 0),
+        _obs("KAZ", 0, options=yes_no, family="g"),
+    ):
+        assert np.allclose(persistence(unseen, training), frequency(unseen, training))
+    assert set(BASELINES) == {
+        "uniform",
+        "frequency",
+        "persistence",
+        "vote_with_russia",
+        "vote_with_china",
+    }
 
 
 @pytest.fixture(scope="module")
 def precision_only(prior):
-    """A one-parameter design, cross-validated: small enough to run in the test suite."""
+    """A one-parameter design, cross-validated: small enough to run in the test suite.
+
+    The library's own episodes only: the ~1,000 routine recorded votes would make every replay
+    several times slower, and these tests are about the folds over the library's episodes.
+    """
     free = [Free("precision", None, None, float(np.log(prior.spec.choice.precision)), 1.0)]
-    replay = Replay(free, prior, load_library())
+    replay = Replay(free, prior, replace(load_library(), recorded=()))
     full = fit(replay)
     return free, replay, full, validate(replay, full, workers=2)
 
@@ -133,15 +190,28 @@ def test_leave_one_episode_out_scores_every_choice_once(precision_only):
     obs = replay.observations
     assert summary["decisions"] == len(obs) and summary["parameters"] == 1
     assert summary["episodes"] == len({o.episode for o in obs})
+    # no routine votes in this library: every choice is in some fold, held out exactly once
+    assert {o.category for o in obs} == {"salient", "episode"}
+    assert summary["held_out_choices"] == len(obs)
+    assert all(h is not None for h in validation.held_out)
+    assert list(validation.fold_estimates) == list(dict.fromkeys(o.episode for o in obs))
     expected_uniform = float(np.mean([np.log(len(o.options)) for o in obs]))
     assert np.isclose(summary["baselines"]["uniform"]["log_loss"], expected_uniform, atol=1e-4)
     assert set(summary["baselines"]) == set(BASELINES)
-    assert summary["by_actor"]["KAZ"]["decisions"] == sum(o.actor == "KAZ" for o in obs)
+    assert summary["by_actor"]["KAZ"]["choices"] == sum(o.actor == "KAZ" for o in obs)
+    for category, block in summary["by_category"].items():
+        assert block["choices"] == sum(o.category == category for o in obs), category
+    assert sum(b["choices"] for b in summary["by_category"].values()) == len(obs)
     # held-out probabilities come from refits without the episode: they differ from in-sample
     pairs = zip(validation.in_sample, validation.held_out, strict=True)
     assert any(not np.allclose(a, b) for a, b in pairs)
     for block in (summary["in_sample"], summary["leave_one_episode_out"]):
         assert 0 < block["log_loss"] < 5 and 0 <= block["accuracy"] <= 1
+        assert 0 <= block["brier"] <= 2
+    # the model beats the uniform baseline on the held-out choices
+    assert (
+        summary["leave_one_episode_out"]["log_loss"] < summary["baselines"]["uniform"]["log_loss"]
+    )
     assert INDEX["KAZ"] == 0
 
 
@@ -155,35 +225,65 @@ def test_folds_do_not_depend_on_the_worker_count(precision_only):
 
 @pytest.mark.slow
 def test_report_has_its_tables_and_figures(precision_only, prior, tmp_path):
-    from multivector.analysis.calibration import Calibrated
+    from multivector.analysis.calibration import Calibrated, rolling_origin
     from multivector.outputs.report import calibration_summary, write_report
 
     free, replay, full, validation = precision_only
     covariance = laplace_covariance(information(replay, full.estimate))
+    # one origin year keeps the out-of-time part short
+    out_of_time = rolling_origin(free, prior, replay.library, (2016,))
     calibrated = Calibrated(
         "shared",
         free,
         full,
         covariance,
         validation,
+        out_of_time,
         replay,
         {
             "shared": {
                 "parameters": 1,
                 "in_sample": validation.summary(1)["in_sample"],
-                "leave_one_episode_out": validation.summary(1)["leave_one_episode_out"],
+                "rolling_origin": out_of_time.summary()["all"]["model"],
             }
         },
     )
     summary = calibration_summary(calibrated, tmp_path / "calibrated.toml", "0" * 64)
     written = write_report(summary, calibrated, tmp_path)
     text = (tmp_path / "report.md").read_text()
-    for heading in ("## All decisions", "## By decider", "## Estimates", "## Reliability"):
-        assert heading in text
-    assert f"{summary['leave_one_episode_out']['log_loss']:.3f}" in text
+    for heading in (
+        "## Out of time (rolling origin)",
+        "### Reliability of the out-of-time forecasts",
+        "## Leave one episode out (the library's episodes)",
+        "## Designs compared",
+        "## Estimates (Laplace approximation)",
+        "## Figures",
+    ):
+        assert heading in text, heading
+    assert summary["rolling_origin"]["origins"] == [2016]
+    assert f"{summary['rolling_origin']['all']['model']['log_loss']:.3f}" in text
+    # Kazakhstan's leave-one-out row: its held-out choices, in-sample then held-out cells
+    kaz = summary["leave_one_episode_out"]["by_actor"]["KAZ"]
+    cells = [
+        f"{kaz[n]['log_loss']:.3f} / {kaz[n]['brier']:.3f} / {kaz[n]['accuracy']:.2f}"
+        for n in ("in_sample", "leave_one_episode_out")
+    ]
+    assert f"| KAZ | {kaz['choices']} | {cells[0]} | {cells[1]} |" in text
+    # the out-of-time forecasts are 2016's choices, fitted on those before it
+    assert {o.year for o in out_of_time.observations} == {2016}
+    assert out_of_time.trained[2016] == sum(o.year < 2016 for o in replay.observations)
+    assert summary["decisions"] == len(replay.observations)
+    assert summary["by_category"] == {
+        "routine": 0,
+        "salient": sum(o.category == "salient" for o in replay.observations),
+        "episode": sum(o.category == "episode" for o in replay.observations),
+    }
+    names = {"weights.png", "reliability.png", "by_year.png", "choice_probabilities.png"}
+    assert written[0] == tmp_path / "report.md" and {p.name for p in written[1:]} == names
     for path in written[1:]:
-        assert path.read_bytes()[:4] == b"\x89PNG" and path.stat().st_size > 20_000
+        assert path.read_bytes()[:4] == b"\x89PNG" and path.stat().st_size > 20_000, path
     assert summary["estimates"]["precision"]["sd"] > 0
+    assert summary["fitted_before"] is None
 
 
 class _FakeReplay:
@@ -202,7 +302,8 @@ def test_baselines_and_refits_never_see_the_held_out_episode(monkeypatch):
     episodes alone (counted by hand here) and by a refit told to leave that episode out.
 
     KAZ votes yes only in the episode "odd" (twice), so any rule trained with it would give yes
-    more weight than the other episodes justify.
+    more weight than the other episodes justify. A routine recorded vote is never a fold: it is
+    in every training set and is never held out.
     """
     from types import SimpleNamespace
 
@@ -216,6 +317,7 @@ def test_baselines_and_refits_never_see_the_held_out_episode(monkeypatch):
         _obs("KAZ", 2, russia=1, episode="e2"),  # abstain; Russia no
         _obs("KAZ", 2, episode="e3"),  # abstain; Russia's vote not recorded
         _obs("KAZ", 1, russia=1, episode="e4"),  # no, with Russia
+        _obs("RUS", 1, episode="r", category="routine"),  # a routine vote: Russia no
     ]
     episodes = ["odd", "e1", "e2", "e3", "e4"]
     fits = {}
@@ -230,25 +332,30 @@ def test_baselines_and_refits_never_see_the_held_out_episode(monkeypatch):
     monkeypatch.setattr(calibration, "fit", fake_fit)
     validation = validate(_FakeReplay(obs), SimpleNamespace(estimate=np.array([0.0])), workers=1)
 
-    # each refit left out exactly its own episode's choices, and scored only those
+    # one refit per library episode (none for the routine vote), each leaving out exactly its
+    # own episode's choices and scored only on those
+    assert list(fits) == episodes and list(validation.fold_estimates) == episodes
     for episode in episodes:
         assert list(fits[episode]) == [o.episode != episode for o in obs], episode
-    for i, o in enumerate(obs):
+    assert validation.held_out[7] is None
+    assert all(values[7] is None for values in validation.baselines.values())
+    assert np.allclose(validation.in_sample[7], np.array([1, 1, 1]) / 3)
+    for i, o in enumerate(obs[:7]):
         k = episodes.index(o.episode) + 1
         assert np.allclose(validation.held_out[i], np.array([k + 1, 1, 1]) / (k + 3)), i
         assert np.allclose(validation.in_sample[i], np.array([1, 1, 1]) / 3), i
 
-    # most frequent, add-one smoothed over yes/no/abstain, from KAZ's choices elsewhere:
+    # frequency, add-one smoothed over yes/no/abstain, from KAZ's choices elsewhere:
     #   odd: no 1, abstain 3 (e1 e2 e3; e4)      -> (1, 2, 4) / 7   [with odd: (3, 2, 4) / 9]
     #   e4: yes 2 (odd), abstain 3                -> (3, 1, 4) / 8
     #   e1: yes 2, abstain 2 (e2 e3), no 1        -> (3, 2, 3) / 8
-    frequent = validation.baselines["most_frequent"]
+    frequent = validation.baselines["frequency"]
     assert np.allclose(frequent[0], np.array([1, 2, 4]) / 7)
     assert np.allclose(frequent[1], np.array([1, 2, 4]) / 7)
     assert np.allclose(frequent[6], np.array([3, 1, 4]) / 8)
     assert np.allclose(frequent[2], np.array([3, 2, 3]) / 8)
-    # RUS has no other choice recorded: uniform after smoothing
-    assert np.allclose(frequent[3], np.full(3, 1 / 3))
+    # RUS's only other choice is the routine vote's no, which every fold trains on
+    assert np.allclose(frequent[3], np.array([1, 2, 1]) / 4)
 
     # vote with Russia: KAZ's votes elsewhere where Russia's is recorded, and how many matched
     #   odd: e1 e2 e4, one match (e4)             -> (1 + 1) / (3 + 2) = 2/5 on Russia's yes
@@ -259,12 +366,17 @@ def test_baselines_and_refits_never_see_the_held_out_episode(monkeypatch):
     # e3: Russia's vote not recorded, so the most frequent choice elsewhere
     #   (yes 2, no 1, abstain 2)                  -> (3, 2, 3) / 8
     assert np.allclose(russia[5], np.array([3, 2, 3]) / 8)
-    assert all(np.allclose(p, 1 / 3) for p in validation.baselines["uniform"])
+    assert all(np.allclose(p, 1 / 3) for p in validation.baselines["uniform"][:7])
+    # no family and no Chinese vote recorded: persistence and vote-with-China fall back to the
+    # same frequencies
+    for name in ("persistence", "vote_with_china"):
+        for i in range(7):
+            assert np.allclose(validation.baselines[name][i], frequent[i]), (name, i)
 
 
 @pytest.mark.slow
 def test_held_out_baselines_of_the_record_use_the_other_episodes_only(precision_only):
-    """On the real record: each held-out most-frequent baseline is the add-one smoothed count of
+    """On the real record: each held-out frequency baseline is the add-one smoothed count of
     the decider's choices in the other episodes."""
     _, replay, _, validation = precision_only
     obs = replay.observations
@@ -276,4 +388,4 @@ def test_held_out_baselines_of_the_record_use_the_other_episodes_only(precision_
                 if name in counts:
                     counts[name] += 1.0
         expected = np.array([counts[name] for name in o.options])
-        assert np.allclose(validation.baselines["most_frequent"][i], expected / expected.sum()), o
+        assert np.allclose(validation.baselines["frequency"][i], expected / expected.sum()), o

@@ -1,4 +1,3 @@
-import functools
 import hashlib
 import json
 import math
@@ -104,7 +103,7 @@ def test_bad_scenario_is_one_line_and_exit_2(tmp_path):
     with_parameters = HISTORY.read_text().replace("seed = 7", 'seed = 7\nparameters = "{}"')
     more = {
         "exclude.toml": (
-            HISTORY.read_text() + '\n[record]\nexclude = ["no-such-episode"]\n',
+            HISTORY.read_text().replace("[record]\n", '[record]\nexclude = ["no-such-episode"]\n'),
             "record.exclude[0]",
         ),
         "absent-parameters.toml": (with_parameters.format("absent.toml"), "parameters"),
@@ -168,10 +167,11 @@ def test_episodes_lists_every_documented_choice_beside_the_record():
 
 
 def test_calibrate_writes_the_file_it_is_given_and_reports_the_validation(tmp_path, monkeypatch):
-    """The real command, on a smaller problem: the full calibration takes a quarter of an hour.
+    """The real command, on a smaller problem: the full calibration takes far longer.
 
-    Only the scope is cut (six episodes, the log precision alone, one design); the command's
-    own fitting, cross-validation, file writing and report are what run.
+    Only the scope is cut (six episodes and 18 routine recorded votes to the end of 2016, the
+    log precision alone, one design, one rolling origin); the command's own fitting, rolling-
+    origin and leave-one-episode-out validation, file writing and report are what run.
     """
     from typer.testing import CliRunner
 
@@ -183,23 +183,36 @@ def test_calibrate_writes_the_file_it_is_given_and_reports_the_validation(tmp_pa
     full = library_module.load_library()
     votes = [k for k, e in full.episodes.items() if e.kind == "un_vote"][:3]
     others = [k for k, e in full.episodes.items() if e.kind != "un_vote"][:3]
-    small = replace(full, episodes={k: full.episodes[k] for k in votes + others})
+    # every 15th routine vote to 2016: some before the origin year to fit on, some in it
+    routine = tuple(p for p in full.recorded if p.episode.date.year <= 2016)[::15]
+    assert {p.episode.date.year for p in routine} >= {2014, 2015, 2016}
+    small = replace(full, episodes={k: full.episodes[k] for k in votes + others}, recorded=routine)
     documented_choices = sum(
         len(e.observed) if e.kind == "un_vote" else sum(len(d.observed) for d in e.decision)
         for e in small.episodes.values()
     )
+    routine_choices = sum(len(p.episode.observed) for p in routine)
+
+    def choices_in(year) -> int:
+        """Documented and routine choices of the years ``year`` accepts."""
+        episodes = [*small.episodes.values(), *(p.episode for p in routine)]
+        return sum(
+            len(e.observed) if e.kind == "un_vote" else sum(len(d.observed) for d in e.decision)
+            for e in episodes
+            if year(int(str(e.date)[:4]))
+        )
+
     real_design = calibration.design
     monkeypatch.setattr(library_module, "load_library", lambda: small)
     monkeypatch.setattr(calibration, "design", lambda name, prior: real_design(name, prior)[:1])
-    monkeypatch.setattr(
-        calibration, "calibrate", functools.partial(calibration.calibrate, designs=("shared",))
-    )
+    monkeypatch.setattr(calibration, "ORIGINS", (2016,))
 
     shipped = CALIBRATED.read_bytes()
     shipped_mtime = CALIBRATED.stat().st_mtime_ns
     out, report = tmp_path / "fitted.toml", tmp_path / "report"
     done = CliRunner().invoke(
-        app, ["calibrate", "--out", str(out), "--report", str(report), "--json"]
+        app,
+        ["calibrate", "--out", str(out), "--report", str(report), "--design", "shared", "--json"],
     )
     assert done.exit_code == 0, (done.output, done.exception)
     # --out is honoured: the shipped calibrated file is left exactly as it was
@@ -209,17 +222,55 @@ def test_calibrate_writes_the_file_it_is_given_and_reports_the_validation(tmp_pa
     assert summary["parameter_file"] == str(out)
     assert summary["sha256"] == hashlib.sha256(out.read_bytes()).hexdigest()
     assert summary["design"] == "shared" and list(summary["estimates"]) == ["precision"]
-    assert summary["episodes"] == 6 and summary["decisions"] == documented_choices
-    assert summary["library_sha256"] == small.sha256
-    for block in ("in_sample", "leave_one_episode_out"):
-        assert 0 < summary[block]["log_loss"] < 5 and 0 <= summary[block]["accuracy"] <= 1
-    assert set(summary["baselines"]) == {"uniform", "most_frequent", "vote_with_russia"}
-    # the uniform baseline is log(options) averaged over the choices: between log 2 and log 4
-    assert math.log(2) <= summary["baselines"]["uniform"]["log_loss"] <= math.log(4)
-    assert (
-        summary["leave_one_episode_out"]["log_loss"] < summary["baselines"]["uniform"]["log_loss"]
+    assert list(summary["designs"]) == ["shared"]
+    assert summary["fitted_before"] is None
+    assert summary["episodes"] == 6 + len(routine)
+    assert summary["decisions"] == documented_choices + routine_choices
+    assert summary["by_category"]["routine"] == routine_choices
+    assert summary["by_category"]["salient"] + summary["by_category"]["episode"] == (
+        documented_choices
     )
-    assert (report / "report.md").is_file()
+    assert summary["library_sha256"] == small.sha256
+    baselines = {"uniform", "frequency", "persistence", "vote_with_russia", "vote_with_china"}
+
+    loo = summary["leave_one_episode_out"]
+    # the folds are the library's six episodes; the routine votes are never held out
+    assert loo["held_out_choices"] == documented_choices
+    assert set(loo["baselines"]) == baselines
+    for block in (summary["in_sample"], loo["in_sample"], loo["leave_one_episode_out"]):
+        assert 0 < block["log_loss"] < 5 and 0 <= block["accuracy"] <= 1
+    # the uniform baseline is log(options) averaged over the choices: between log 2 and log 4
+    uniform = loo["baselines"]["uniform"]["log_loss"]
+    assert math.log(2) <= uniform <= math.log(4)
+    assert loo["leave_one_episode_out"]["log_loss"] < uniform
+
+    oot = summary["rolling_origin"]
+    assert oot["origins"] == [2016]
+    # fitted on every choice before 2016, forecast every choice of 2016
+    assert oot["by_year"]["2016"]["trained_on"] == choices_in(lambda y: y < 2016)
+    assert (
+        oot["by_year"]["2016"]["choices"]
+        == oot["all"]["choices"]
+        == choices_in(lambda y: y == 2016)
+    )
+    assert set(oot["all"]) == {"choices", "model", *baselines}
+    assert math.log(2) <= oot["all"]["uniform"]["log_loss"] <= math.log(4)
+    assert oot["all"]["model"]["log_loss"] < oot["all"]["uniform"]["log_loss"]
+    assert summary["designs"]["shared"]["rolling_origin"] == oot["all"]["model"]
+    # every option of every forecast choice is one forecast: one chosen, probabilities sum to 1
+    bins = [r for r in oot["reliability"] if r["forecasts"]]
+    forecast = oot["all"]["choices"]
+    assert 2 * forecast <= sum(r["forecasts"] for r in bins) <= 4 * forecast
+    assert math.isclose(sum(r["observed"] * r["forecasts"] for r in bins), forecast, abs_tol=0.01)
+    assert math.isclose(
+        sum(r["mean_forecast"] * r["forecasts"] for r in bins), forecast, abs_tol=0.01
+    )
+
+    text = (report / "report.md").read_text()
+    assert "## Out of time (rolling origin)" in text
+    assert "## Leave one episode out (the library's episodes)" in text
+    for figure in ("weights.png", "reliability.png", "by_year.png", "choice_probabilities.png"):
+        assert (report / figure).read_bytes()[:4] == b"\x89PNG", figure
 
     fitted = load_parameters(out)
     assert fitted.sha256 == summary["sha256"]

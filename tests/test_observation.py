@@ -170,9 +170,15 @@ def _with_choices(record, choices):
 
 
 def test_the_run_reports_the_hand_count_as_the_record(tmp_path):
-    """``multivector run`` writes the recorded agreement and S-scores of the hand count."""
+    """``multivector run`` writes the recorded agreement and S-scores of the hand count.
+
+    Without the routine agenda (``record.votes = false``) the run's votes are the library's
+    twelve, so the record's scores are those of the hand table.
+    """
     out = tmp_path / "out"
-    args = ["run", str(HISTORY), "--replicates", "2", "--seed", "1", "--out", str(out)]
+    library_only = tmp_path / "history.toml"
+    library_only.write_text(HISTORY.read_text().replace("votes = true", "votes = false"))
+    args = ["run", str(library_only), "--replicates", "2", "--seed", "1", "--out", str(out)]
     result = CliRunner().invoke(app, args)
     assert result.exit_code == 0, result.output
     votes = json.loads((out / "summary.json").read_text())["un_votes"]
@@ -181,3 +187,35 @@ def test_the_run_reports_the_hand_count_as_the_record(tmp_path):
         assert votes[pair]["observed_s_score"] == round(s_score, 4), pair
     assert votes["KAZ-RUS"]["observed_agreement"] == 0.7083
     assert votes["KAZ-RUS"]["observed_s_score"] == 0.4167
+
+
+def test_agreement_by_year_is_the_records_over_every_recorded_vote(tmp_path):
+    """``un_votes_by_year`` holds the record's yearly agreement over every recorded General
+    Assembly vote, computed here from the shared votes file alone, and counts the model's votes
+    only where the record shows both states voting."""
+    import csv
+
+    from tests.conftest import ROOT
+
+    shared = ROOT.parent / "shared" / "facts" / "unga_votes" / "unga_votes_2014_2024.csv"
+    position = {"Y": 1.0, "A": 0.5, "N": 0.0}
+    with shared.open(newline="", encoding="utf-8") as handle:
+        rows = [r for r in csv.DictReader(handle) if r["date"].startswith("2021")]
+    scenario = tmp_path / "year.toml"
+    scenario.write_text(
+        'name = "votes_2021"\nquestion = "The 2021 votes"\nstart = "2021-01"\nend = "2021-12"\n'
+        "replicates = 2\nseed = 3\n\n[record]\nvotes = true\n"
+    )
+    out = tmp_path / "out"
+    done = CliRunner().invoke(app, ["run", str(scenario), "--out", str(out)])
+    assert done.exit_code == 0, done.output
+    by_year = json.loads((out / "summary.json").read_text())["un_votes_by_year"]
+    for pair in ("KAZ-RUS", "KAZ-CHN", "KAZ-USA", "RUS-USA"):
+        a, b = pair.split("-")
+        both = [r for r in rows if r[a] in position and r[b] in position]
+        agreement = sum(1 - abs(position[r[a]] - position[r[b]]) for r in both) / len(both)
+        entry = by_year[pair]["2021"]
+        assert entry["observed_agreement"] == round(agreement, 4), pair
+        assert entry["observed_s_score"] == round(2 * agreement - 1, 4), pair
+        assert entry["votes"] == len(both), pair  # the model scored on the same votes
+        assert 0.0 <= entry["agreement"]["p05"] <= entry["agreement"]["p95"] <= 1.0

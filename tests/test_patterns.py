@@ -9,11 +9,16 @@ from multivector.actors import INDEX
 from multivector.analysis.patterns import PATTERNS, evaluate, load_patterns
 from multivector.runs.runner import run_scenario
 
-# A regression guard, not a target met with room to spare: the first standard set was four
-# checks in five, and the calibrated model reproduces 22 of 29 (76%) in simulation at seed 7;
-# docs/ODD.md lists the seven misses. A change that loses pattern fit below three in four, or
-# leaves a pattern with no reproduced check, fails here.
-REQUIRED_SHARE = 0.75
+# A regression guard, not a target met with room to spare. Calibrated on the library's 127
+# choices alone the model reproduced 23 of 29 checks in simulation at seed 7. Calibrated on the
+# whole UN voting record as well (issue 13: 6,138 choices, 6,011 of them routine votes) it
+# reproduces 20 of 29: it gained the three 2017 Security Council abstentions and lost five
+# Kazakh choices (the abstentions on 68/262 and ES-11/1, the "no" on 73/263, backing off the
+# Donbas venue, complying with sanctions without joining them) and the rise of alignment toward
+# China in 2022. docs/ODD.md ("Calibration results") lists the misses and why they moved. A
+# change that loses pattern fit below 20 of 29, or leaves a pattern with no reproduced check,
+# fails here.
+REQUIRED_SHARE = 20 / 29
 
 
 @pytest.fixture(scope="module")

@@ -110,7 +110,8 @@ def test_predict_a_new_vote_with_intervals(parameters, tmp_path):
     assert done.returncode == 0, done.stderr
     payload = json.loads(done.stdout)
     kaz = next(d for d in payload["decisions"] if d["decider"] == "KAZ")
-    assert abs(sum(kaz["probabilities"].values()) - 1) < 1e-6
+    # printed to four decimals, so three rounded probabilities sum to 1 within 1.5e-4
+    assert abs(sum(kaz["probabilities"].values()) - 1) <= 1.5e-4
     for low, high in kaz["interval_90"].values():
         assert 0 <= low <= high <= 1
     assert payload["draws"] == 40

@@ -37,12 +37,13 @@ def sha256(path: Path) -> str:
 
 def library_sha256() -> str:
     """The library version as documented in ``Library.sha256``: one SHA-256 over every episode
-    file, the reaction templates and every structural data file, in path order, each file's
-    name followed by its bytes."""
+    file, the reaction templates, every structural data file and the recorded votes with their
+    posing rules, in path order, each file's name followed by its bytes."""
     files = [
         *(DATA / "episodes").glob("*.toml"),
         DATA / "reactions.toml",
         *(DATA / "structure").glob("*.toml"),
+        *(DATA / "votes").glob("*"),
     ]
     digest = hashlib.sha256()
     for path in sorted(files):

@@ -1,5 +1,5 @@
-"""Calibration scoring by hand: log-loss with the probability floor, accuracy by argmax, four
-decimals, the empty case, and the per-actor blocks of ``Validation.summary``."""
+"""Calibration scoring by hand: log-loss with the probability floor, the Brier score, accuracy
+by argmax, four decimals, the empty case, and the per-actor blocks of ``Validation.summary``."""
 
 import math
 
@@ -15,13 +15,17 @@ def obs(actor: str, choice: int, episode: str = "e", options=VOTE_OPTIONS) -> Ob
 
 
 def reference(probabilities: list[list[float]], choices: list[int]) -> dict[str, float]:
-    """Mean -log(max(p, floor)) and the share of choices that are the first most likely option."""
+    """Mean -log(max(p, floor)), mean squared distance to the outcome summed over options, and
+    the share of choices that are the first most likely option."""
     if not choices:
-        return {"log_loss": math.nan, "accuracy": math.nan}
-    losses = [-math.log(max(p[c], 1e-12)) for p, c in zip(probabilities, choices, strict=True)]
-    hits = [p.index(max(p)) == c for p, c in zip(probabilities, choices, strict=True)]
+        return {"log_loss": math.nan, "brier": math.nan, "accuracy": math.nan}
+    pairs = list(zip(probabilities, choices, strict=True))
+    losses = [-math.log(max(p[c], 1e-12)) for p, c in pairs]
+    brier = [sum((q - (k == c)) ** 2 for k, q in enumerate(p)) for p, c in pairs]
+    hits = [p.index(max(p)) == c for p, c in pairs]
     return {
         "log_loss": round(sum(losses) / len(losses), 4),
+        "brier": round(sum(brier) / len(brier), 4),
         "accuracy": round(sum(hits) / len(hits), 4),
     }
 
@@ -29,9 +33,10 @@ def reference(probabilities: list[list[float]], choices: list[int]) -> dict[str,
 def test_log_loss_and_accuracy_by_hand():
     probabilities = [[0.7, 0.2, 0.1], [0.2, 0.5, 0.3], [0.6, 0.3, 0.1]]
     choices = [0, 2, 1]
-    # -(ln 0.7 + ln 0.3 + ln 0.3) / 3 = 0.92147...; one hit in three
+    # -(ln 0.7 + ln 0.3 + ln 0.3) / 3 = 0.92147...; one hit in three; Brier
+    # ((0.09 + 0.04 + 0.01) + (0.04 + 0.25 + 0.49) + (0.36 + 0.49 + 0.01)) / 3 = 0.59333...
     result = score([np.array(p) for p in probabilities], [obs("KAZ", c) for c in choices])
-    assert result == {"log_loss": 0.9215, "accuracy": 0.3333}
+    assert result == {"log_loss": 0.9215, "brier": 0.5933, "accuracy": 0.3333}
     assert result == reference(probabilities, choices)
 
 
@@ -47,7 +52,7 @@ def test_rounding_is_to_four_places():
 def test_a_zero_probability_costs_the_floor_not_infinity():
     result = score([np.array([1.0, 0.0, 0.0])], [obs("KAZ", 1)])
     assert PROBABILITY_FLOOR == 1e-12
-    assert result == {"log_loss": round(-math.log(1e-12), 4), "accuracy": 0.0}
+    assert result == {"log_loss": round(-math.log(1e-12), 4), "brier": 2.0, "accuracy": 0.0}
     assert result["log_loss"] == 27.631
 
 
@@ -58,7 +63,7 @@ def test_a_tie_for_most_likely_is_won_by_the_first_option():
 
 def test_no_choices_score_nan():
     result = score([], [])
-    assert set(result) == {"log_loss", "accuracy"}
+    assert set(result) == {"log_loss", "brier", "accuracy"}
     assert math.isnan(result["log_loss"]) and math.isnan(result["accuracy"])
 
 
@@ -106,30 +111,29 @@ def test_summary_blocks_count_and_score_each_actor():
     def expected(select):
         pick = lambda values: [values[i] for i in select]  # noqa: E731
         return {
-            "decisions": len(select),
+            "choices": len(select),
             "in_sample": reference(pick(in_sample), pick(choices)),
             "leave_one_episode_out": reference(pick(held_out), pick(choices)),
-            "baselines": {
-                "uniform": reference(pick(uniform), pick(choices)),
-                "other": reference(pick(other), pick(choices)),
-            },
+            "uniform": reference(pick(uniform), pick(choices)),
+            "other": reference(pick(other), pick(choices)),
         }
 
     everything = expected(range(5))
-    assert summary == {
-        "decisions": 5,
-        "episodes": 3,
-        "parameters": 3,
-        "in_sample": everything["in_sample"],
-        "leave_one_episode_out": everything["leave_one_episode_out"],
-        "baselines": everything["baselines"],
-        "by_actor": {
-            "KAZ": expected([0, 1, 3]),
-            "RUS": expected([2]),
-            "CHN": expected([4]),
-        },
+    assert summary["decisions"] == 5 and summary["held_out_choices"] == 5
+    assert summary["episodes"] == 3 and summary["parameters"] == 3
+    assert summary["in_sample"] == everything["in_sample"]
+    assert summary["leave_one_episode_out"] == everything["leave_one_episode_out"]
+    assert summary["baselines"] == {"uniform": everything["uniform"], "other": everything["other"]}
+    assert summary["by_actor"] == {
+        "KAZ": expected([0, 1, 3]),
+        "RUS": expected([2]),
+        "CHN": expected([4]),
     }
     assert list(summary["by_actor"]) == ["KAZ", "RUS", "CHN"]  # actors absent get no block
     # a check of the reference itself on one block: RUS held out at p = 1 for its choice
-    assert summary["by_actor"]["RUS"]["leave_one_episode_out"] == {"log_loss": 0.0, "accuracy": 1.0}
+    assert summary["by_actor"]["RUS"]["leave_one_episode_out"] == {
+        "log_loss": 0.0,
+        "brier": 0.0,
+        "accuracy": 1.0,
+    }
     assert summary["baselines"]["uniform"]["log_loss"] == round(math.log(3), 4)

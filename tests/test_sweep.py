@@ -335,8 +335,18 @@ def test_samples_follow_the_design(shock_design):
 
 
 def test_plot_draws_every_figure_and_sobol_finds_the_influential_weight(tmp_path):
-    """Sobol indices rank a weight with a wide range above one with almost none."""
-    design = load_experiment(write(tmp_path, WEIGHT_EXPERIMENT))
+    """Sobol indices rank a weight with a wide range above one with almost none.
+
+    The scenario runs on the documented defaults, so the test is about the ranking and not
+    about the shipped calibration (at whose low fitted precision Kazakhstan's few 2022
+    material choices draw the same option in every one of these 6 replicates).
+    """
+    from multivector.inputs.parameters import DOCUMENTED_DEFAULTS
+
+    path = write(tmp_path, WEIGHT_EXPERIMENT)
+    scenario = tmp_path / "scenario.toml"
+    scenario.write_text(f'parameters = "{DOCUMENTED_DEFAULTS}"\n' + scenario.read_text())
+    design = load_experiment(path)
     sweep(design, tmp_path / "out", workers=1)
     result = CliRunner().invoke(app, ["plot", str(tmp_path / "out"), "--json"])
     assert result.exit_code == 0, result.output

@@ -5,6 +5,7 @@ meant (``relation[:, :, actor]``), a flipped sign, a dropped term, or the decide
 counted as partner approval each change a number below.
 """
 
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -13,6 +14,7 @@ import pytest
 from multivector.core.utility import (
     AUTONOMY,
     CONSISTENCY,
+    HABIT,
     MATERIAL,
     MOOD,
     PARTNER,
@@ -23,6 +25,7 @@ from multivector.core.utility import (
     utility_terms,
 )
 from multivector.inputs.library import Decision, plain_agreement
+from multivector.inputs.parameters import TERMS
 
 HISTORY = Path(__file__).resolve().parent.parent / "scenarios" / "history_2014_2024.toml"
 
@@ -189,13 +192,24 @@ def test_option_terms_are_the_deciders_principle_and_the_option_features():
     ]
 
 
+def test_a_routine_vote_repeats_by_habit_not_consistency():
+    # the same decision as a routine recorded vote: the repeat indicator moves to the habit term
+    routine = _terms(2, decision=replace(_decision(), routine=True))
+    ordinary = _terms(2)
+    assert routine[:, HABIT].tolist() == [0.0, 1.0, 0.0]
+    assert routine[:, CONSISTENCY].tolist() == [0.0, 0.0, 0.0]
+    assert ordinary[:, HABIT].tolist() == [0.0, 0.0, 0.0]
+    others = [t for t in range(len(TERMS)) if t not in (HABIT, CONSISTENCY)]
+    assert np.array_equal(routine[:, others], ordinary[:, others])
+
+
 def test_terms_read_each_replicates_own_state():
     # replicate 1 has the transposed matrices: its terms are those of the transposed world
     consistent = np.array([[False, True, False], [True, False, False]])
     both = utility_terms(
         _decision(), 3, np.stack([R, R.T]), np.stack([M, M.T]), np.stack([D, D.T]), consistent
     )
-    assert both.shape == (2, 3, 8)
+    assert both.shape == (2, 3, len(TERMS))
     # in the transposed world decider 3 reads column 3: D[0,3] R[0,3] = 0.2 * 0.1, D[2,3] R[2,3]
     # = 0.2 * 0.2, D[4,3] R[4,3] = 0.1 * 0.2
     partner = [
@@ -240,7 +254,7 @@ def test_terms_match_the_formula_for_every_decider_in_random_worlds():
                 assert terms[r, o, CONSISTENCY] == float(consistent[r, o])
 
 
-WEIGHTS = np.array([[1.5, 2.0, 0.7, 0.4, 0.3, 0.2, 0.9, 0.6]])
+WEIGHTS = np.array([[1.5, 2.0, 0.7, 0.4, 0.3, 0.2, 0.9, 0.6, 0.8]])
 
 
 def test_coupling_row_is_the_partner_weight_on_each_free_player():
@@ -283,7 +297,7 @@ def test_agent_utilities_weigh_the_terms_by_the_agents_own_weights(history):
 
     rng = np.random.default_rng(5)
     reps = 2
-    weights = rng.uniform(-1.0, 2.0, size=(reps, 6, 8))
+    weights = rng.uniform(-1.0, 2.0, size=(reps, 6, len(TERMS)))
     precision = rng.uniform(1.0, 3.0, size=(reps, 6))
     model = MultivectorModel(
         history, rng=7, replicate_ids=np.arange(reps), parameter_sets=(weights, precision)
@@ -306,7 +320,7 @@ def test_agent_utilities_weigh_the_terms_by_the_agents_own_weights(history):
         )
         for r in range(reps):
             for o in range(len(decision.options)):
-                expected = sum(terms[r, o, t] * weights[r, actor, t] for t in range(8))
+                expected = sum(terms[r, o, t] * weights[r, actor, t] for t in range(len(TERMS)))
                 assert utilities[r, o] == pytest.approx(expected, abs=1e-12)
         # and the terms are of this model's state: the partner term by hand
         others = [j for j in range(6) if decision.stake[j] and j != actor]

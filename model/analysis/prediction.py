@@ -19,6 +19,7 @@ from multivector.inputs.library import Library, check_references, date_key, load
 from multivector.inputs.parameters import Parameters
 from multivector.inputs.schema import Episode, EpisodeFile, read_toml, validate
 from multivector.inputs.uncertainty import draw_parameters, point_parameters
+from multivector.inputs.votes import PosedVote, VoteRow, episode_id, load_posing, read_votes
 from multivector.runs.replay import replay_record
 
 FIRST_MONTH = parse_month(RECORD_START)
@@ -40,6 +41,7 @@ class Prediction:
         low: Lower end of the 90% interval over parameter draws (if drawn).
         high: Upper end of the 90% interval over parameter draws (if drawn).
         observed: The documented choice, if any.
+        source_id: The row's key in a votes file, for a recorded vote.
     """
 
     episode: str
@@ -52,10 +54,12 @@ class Prediction:
     low: np.ndarray | None = None
     high: np.ndarray | None = None
     observed: str | None = None
+    source_id: str | None = None
 
     def as_dict(self) -> dict[str, Any]:
         """JSON-ready form."""
-        out: dict[str, Any] = {
+        out: dict[str, Any] = {"source_id": self.source_id} if self.source_id else {}
+        out |= {
             "episode": self.episode,
             "decision": self.decision,
             "month": self.month,
@@ -76,19 +80,27 @@ class Prediction:
 
 
 def predictions(
-    model: MultivectorModel, episodes: set[str] | None = None, point: int = 0
+    model: MultivectorModel,
+    episodes: set[str] | None = None,
+    point: int = 0,
+    source_ids: dict[str, str] | None = None,
 ) -> list[Prediction]:
-    """Probabilities of every decider at every documented decision (or at ``episodes`` only).
+    """Probabilities of every decider at every library decision (or at ``episodes`` only).
 
     Args:
         model: A finished replay.
-        episodes: Episode ids to report (all documented ones if None).
+        episodes: Episode ids to report (the library's documented ones if None: the routine
+            votes are left out).
         point: The replicate holding the point estimate; the others are parameter draws.
+        source_ids: A votes file's ``source_id`` by episode id, to label its rows.
     """
     out = []
+    source_ids = source_ids or {}
     for record in model.recorder.decisions:
         decision = record.decision
-        if decision.is_reaction or (episodes is not None and decision.episode not in episodes):
+        if decision.is_reaction or (
+            decision.routine if episodes is None else decision.episode not in episodes
+        ):
             continue
         draws = np.delete(np.arange(model.replicates), point)
         for row, actor in enumerate(decision.deciders):
@@ -111,6 +123,7 @@ def predictions(
                     low=low,
                     high=high,
                     observed=None if observed is None else decision.options[observed],
+                    source_id=source_ids.get(decision.episode),
                 )
             )
     return out
@@ -176,14 +189,37 @@ def with_queries(library: Library, queries: list[Episode], path: Path) -> Librar
 def predict_file(
     path: Path, parameters: Parameters, draws: int = 200, seed: int = 0
 ) -> list[Prediction]:
-    """Predict every decision of the episodes in a file, with 90% intervals from draws.
+    """Predict every decision of the episodes (TOML) or votes (CSV) in a file, with intervals.
 
     The record is replayed with the user's episodes inserted at their dates: replicate 0 uses
-    the parameter file's values, the others draw from its calibration's uncertainty.
+    the parameter file's values, the others draw from its calibration's uncertainty. A votes
+    file is forecast out of time: its rows are posed as recorded votes (replacing the record's
+    rows with the same ``source_id``), and from the month of its first row no documented choice
+    is imposed, so a month's votes are forecast jointly, with no one's choice observed.
     """
-    queries = load_queries(path)
-    library = with_queries(load_library(), queries, path)
-    last = max(parse_month(q.date) for q in queries)
+    return forecast_file(path, parameters, draws, seed)[0]
+
+
+def forecast_file(
+    path: Path, parameters: Parameters, draws: int = 200, seed: int = 0
+) -> tuple[list[Prediction], MultivectorModel, list[VoteRow]]:
+    """:func:`predict_file`, also returning the finished replay and any vote rows read."""
+    rows: list[VoteRow] = []
+    forecast_from = None
+    if path.suffix.casefold() == ".csv":
+        rows = read_votes(path)
+        posed = [load_posing().pose(row, observed=False) for row in rows]
+        library = with_votes(load_library(), posed)
+        wanted = {p.episode.id for p in posed}
+        last = max(parse_month(r.date) for r in rows)
+        forecast_from = min(parse_month(r.date) for r in rows)
+        labels = {p.episode.id: p.row.source_id for p in posed}
+    else:
+        queries = load_queries(path)
+        library = with_queries(load_library(), queries, path)
+        wanted = {q.id for q in queries}
+        last = max(parse_month(q.date) for q in queries)
+        labels = {}
     if parameters.spec.calibration is not None and draws > 0:
         drawn = draw_parameters(parameters, draws, seed)
         point = point_parameters(parameters)
@@ -193,5 +229,83 @@ def predict_file(
         )
     else:
         sets = point_parameters(parameters)
-    model = replay_record(parameters, library, sets, last_month=last)
-    return predictions(model, {q.id for q in queries})
+    model = replay_record(parameters, library, sets, last_month=last, forecast_from=forecast_from)
+    return predictions(model, wanted, source_ids=labels), model, rows
+
+
+def with_votes(library: Library, posed: list[PosedVote]) -> Library:
+    """The library with a votes file's rows as its recorded votes (replacing the same rows).
+
+    A row is the same as a recorded vote with its ``source_id``, or as a library episode with
+    its resolution symbol (which then leaves the library: the file's row is forecast instead).
+    """
+    ids = {p.episode.id for p in posed}
+    symbols = {p.row.resolution for p in posed if p.row.resolution}
+    episodes = {k: e for k, e in library.episodes.items() if e.resolution not in symbols}
+    kept = [r for r in library.recorded if r.episode.id not in ids]
+    recorded = sorted([*kept, *posed], key=lambda p: p.row.date)
+    return replace(library, episodes=episodes, recorded=tuple(recorded))
+
+
+def score_votes(
+    forecast: list[Prediction], rows: list[VoteRow], model: MultivectorModel, path: Path
+) -> dict[str, Any]:
+    """Score a votes file's forecasts against its recorded votes, beside the baselines.
+
+    The baselines are fitted on the record before the file's first month, the past the
+    forecast itself starts from; only rows that name the six states' votes are scored.
+
+    Returns:
+        Figures overall and by actor: ``model`` and each baseline's log-loss, Brier score and
+        accuracy, as ``multivector predict --score`` prints them.
+    """
+    from multivector.analysis.calibration import BASELINES, Observation, breakdown, observations
+
+    first = min(parse_month(r.date) for r in rows)
+    training = [o for o in observations(model) if o.month < first]
+    by_id = {episode_id(r.source_id): r for r in rows}
+    posing = load_posing()
+    tested, forecasts = [], []
+    for p in forecast:
+        row = by_id.get(p.episode)
+        if row is None:
+            continue
+        recorded = row.observed()
+        if p.decider not in recorded:
+            continue
+        family = posing.pose(row, observed=False).family
+        partner = {a: recorded.get(a) for a in ("RUS", "CHN")}
+        tested.append(
+            Observation(
+                record=-1,
+                row=-1,
+                choice=p.options.index(recorded[p.decider]),
+                episode=p.episode,
+                decision=p.decision,
+                actor=p.decider,
+                options=p.options,
+                is_vote=True,
+                russia=None
+                if p.decider == "RUS" or partner["RUS"] is None
+                else p.options.index(partner["RUS"]),
+                china=None
+                if p.decider == "CHN" or partner["CHN"] is None
+                else p.options.index(partner["CHN"]),
+                month=parse_month(row.date),
+                category="routine",
+                family=family,
+            )
+        )
+        forecasts.append(p.probabilities)
+    if not tested:
+        raise InputError(path, "KAZ..UKR", "no recorded votes of the six states to score")
+    columns = {
+        "model": forecasts,
+        **{name: [rule(o, training) for o in tested] for name, rule in BASELINES.items()},
+    }
+    figures = breakdown(tested, columns)
+    return {
+        "trained_before": month_label(first),
+        "all": figures["all"],
+        "by_actor": figures["by_actor"],
+    }

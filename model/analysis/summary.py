@@ -9,10 +9,11 @@ import numpy as np
 
 from multivector.actors import ACTORS, INDEX, KAZAKHSTAN, POLES
 from multivector.analysis.patterns import evaluate
-from multivector.calendar import month_label, month_year, parse_month, year_ends
+from multivector.calendar import month_label, month_year, year_ends
 from multivector.core.observation import (
     POLE_INDEX,
     VOTE_POSITION,
+    DecisionRecord,
     agreement_scores,
     balance,
     vote_matrix,
@@ -48,11 +49,14 @@ def yearly_alignment(run: Run) -> list[dict[str, Any]]:
 
 
 def kazakhstan_decisions(run: Run) -> list[dict[str, Any]]:
-    """At each documented decision of Kazakhstan's: mean option probabilities and the record."""
+    """At each library decision of Kazakhstan's: mean option probabilities and the record.
+
+    The routine recorded votes are summarised by the agreement scores instead.
+    """
     out = []
     for found in run.decisions():
         decision, posed, probabilities = found.decision, found.posed, found.probabilities
-        if KAZAKHSTAN not in decision.deciders or decision.is_reaction:
+        if KAZAKHSTAN not in decision.deciders or decision.is_reaction or decision.routine:
             continue
         d = decision.deciders.index(KAZAKHSTAN)
         observed = decision.observed.get(KAZAKHSTAN)
@@ -78,44 +82,79 @@ def kazakhstan_decisions(run: Run) -> list[dict[str, Any]]:
     return out
 
 
-def observed_vote_scores(run: Run) -> dict[str, dict[str, float]]:
-    """Agreement and S-scores on the recorded historical votes inside the run's span."""
-    months = set(run.months)
-    votes = [
-        e
-        for e in run.library.votes
-        if parse_month(e.date) in months and e.id not in run.scenario.record.exclude
-    ]
-    positions = np.full((1, len(votes), len(ACTORS)), np.nan)
-    for v, episode in enumerate(votes):
-        for code, vote in episode.observed.items():
-            positions[0, v, INDEX[code]] = VOTE_POSITION[vote]
-    scores = agreement_scores(positions)
-    return {
-        pair: {k: round(float(v[0]), 4) for k, v in values.items() if not np.isnan(v[0])}
-        for pair, values in scores.items()
+def cast_positions(records: list[DecisionRecord], replicates: int) -> np.ndarray:
+    """The run's vote positions, kept only where the record shows the state voting.
+
+    In a documented vote a state the record lists as absent (or does not list) is left out of
+    the model's scores too, so model and record are compared on the same votes.
+    """
+    positions = vote_matrix(records, replicates)
+    for v, record in enumerate(records):
+        observed = record.decision.observed
+        if observed:
+            missing = [a for a in range(len(ACTORS)) if a not in observed]
+            positions[:, v, missing] = np.nan
+    return positions
+
+
+def recorded_positions(records: list[DecisionRecord]) -> np.ndarray:
+    """The record's own positions in the same votes, shape (1, votes, 6)."""
+    positions = np.full((1, len(records), len(ACTORS)), np.nan)
+    for v, record in enumerate(records):
+        decision = record.decision
+        for actor, option in decision.observed.items():
+            positions[0, v, actor] = VOTE_POSITION[decision.options[option]]
+    return positions
+
+
+def _scores(run: Run, select: Any = None) -> tuple[dict, dict]:
+    """Per-replicate scores of the run's votes (those ``select`` keeps) and the record's."""
+    per_chunk = []
+    for chunk, ids in zip(run.chunks, run.replicate_ids, strict=True):
+        records = [r for r in chunk.votes() if select is None or select(r)]
+        per_chunk.append(agreement_scores(cast_positions(records, len(ids))))
+    records = [r for r in run.chunks[0].votes() if select is None or select(r)]
+    observed = agreement_scores(recorded_positions(records))
+    merged = {
+        pair: {
+            measure: np.concatenate([c[pair][measure] for c in per_chunk])
+            for measure in ("agreement", "s_score", "votes")
+        }
+        for pair in per_chunk[0]
     }
+    return merged, observed
+
+
+def _entry(model: dict[str, np.ndarray], record: dict[str, np.ndarray]) -> dict[str, Any]:
+    entry: dict[str, Any] = {}
+    for measure in ("agreement", "s_score"):
+        values = model[measure][~np.isnan(model[measure])]
+        if len(values):
+            entry[measure] = quantiles(values)
+        if not np.isnan(record[measure][0]):
+            entry[f"observed_{measure}"] = round(float(record[measure][0]), 4)
+    entry["votes"] = int(np.median(model["votes"]))
+    return entry
 
 
 def vote_scores(run: Run) -> dict[str, Any]:
-    """Median and 90% interval of agreement and S-score per pair, beside the historical record."""
-    per_chunk = [
-        agreement_scores(vote_matrix(c.votes(), len(ids)))
-        for c, ids in zip(run.chunks, run.replicate_ids, strict=True)
-    ]
-    observed = observed_vote_scores(run)
-    out: dict[str, Any] = {}
-    for pair in per_chunk[0]:
-        entry: dict[str, Any] = {}
-        for measure in ("agreement", "s_score"):
-            values = np.concatenate([c[pair][measure] for c in per_chunk])
-            values = values[~np.isnan(values)]
-            if len(values):
-                entry[measure] = quantiles(values)
-                if measure in observed.get(pair, {}):
-                    entry[f"observed_{measure}"] = observed[pair][measure]
-        entry["votes"] = int(np.median(np.concatenate([c[pair]["votes"] for c in per_chunk])))
-        out[pair] = entry
+    """Median and 90% interval of agreement and S-score per pair, beside the record's.
+
+    Over every UN vote of the run: the library's salient votes and, where the scenario poses
+    them (``record.votes``), every recorded General Assembly vote.
+    """
+    model, record = _scores(run)
+    return {pair: _entry(model[pair], record[pair]) for pair in model}
+
+
+def vote_scores_by_year(run: Run) -> dict[str, dict[str, Any]]:
+    """Agreement and S-scores per pair and year, beside the record's in the same votes."""
+    years = sorted({month_year(r.month) for r in run.chunks[0].votes()})
+    out: dict[str, dict[str, Any]] = {}
+    for year in years:
+        model, record = _scores(run, lambda r, y=year: month_year(r.month) == y)
+        for pair in model:
+            out.setdefault(pair, {})[str(year)] = _entry(model[pair], record[pair])
     return out
 
 
@@ -143,5 +182,6 @@ def summarise(run: Run, meta: dict[str, Any]) -> dict[str, Any]:
         "kazakhstan_decisions": decisions,
         "fit_to_record": fit_to_record(decisions),
         "un_votes": vote_scores(run),
+        "un_votes_by_year": vote_scores_by_year(run),
         "patterns": evaluate(run),
     }

@@ -134,6 +134,38 @@ def _print_summary(summary: dict[str, Any]) -> None:
                 "-" if recorded is None else f"{recorded:+.2f}",
             )
         console.print(scores)
+    _print_agreement_by_year(summary["un_votes_by_year"])
+
+
+def _print_agreement_by_year(by_year: dict[str, dict[str, Any]]) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    pairs = [p for p in ("KAZ-RUS", "KAZ-CHN", "KAZ-USA") if p in by_year]
+    years = sorted({y for p in pairs for y, e in by_year[p].items() if "agreement" in e})
+    if not years:
+        return
+    table = Table(title="UN agreement by year: model median [90%] | record")
+    table.add_column("year")
+    table.add_column("votes", justify="right")
+    for pair in pairs:
+        table.add_column(pair, justify="right")
+    for year in years:
+        cells = []
+        for pair in pairs:
+            entry = by_year[pair].get(year, {})
+            if "agreement" not in entry:
+                cells.append("-")
+                continue
+            a = entry["agreement"]
+            recorded = entry.get("observed_agreement")
+            cells.append(
+                f"{a['median']:.2f} [{a['p05']:.2f}-{a['p95']:.2f}] | "
+                + ("-" if recorded is None else f"{recorded:.2f}")
+            )
+        votes = by_year[pairs[0]].get(year, {}).get("votes", 0)
+        table.add_row(year, str(votes), *cells)
+    Console().print(table)
 
 
 @app.command()
@@ -167,7 +199,8 @@ def run(
     else:
         _print_summary(summary)
         typer.echo(
-            f"wrote {folder}/: trajectories.parquet choices.parquet summary.json alignment.png"
+            f"wrote {folder}/: trajectories.parquet choices.parquet summary.json alignment.png "
+            "agreement.png"
         )
 
 
@@ -180,10 +213,25 @@ def calibrate(
     report: Annotated[Path, typer.Option(help="Folder for report.md and figures.")] = Path(
         "results/calibration"
     ),
-    workers: Annotated[int, typer.Option(min=1, max=64, help="Processes for the folds.")] = 2,
+    workers: Annotated[
+        int, typer.Option(min=1, max=64, help="Processes for the origins and folds.")
+    ] = 2,
+    until: Annotated[
+        str | None,
+        typer.Option(help="Fit only on choices before this month (YYYY-MM), e.g. 2024-01."),
+    ] = None,
+    leave_one_out: Annotated[
+        bool, typer.Option(help="Also cross-validate leave one episode out (the second figure).")
+    ] = True,
+    rolling_origin: Annotated[
+        bool, typer.Option(help="Validate out of time, rolling origin 2016-2024 (the headline).")
+    ] = True,
+    design: Annotated[
+        list[str] | None, typer.Option(help="Design(s) to compare (default: actors).")
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the figures as JSON.")] = False,
 ) -> None:
-    """Fit the utility weights and precision to the documented choices, and validate them."""
+    """Fit the utility weights and precision to the record, and validate them out of time."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
     from multivector import api
@@ -196,12 +244,21 @@ def calibrate(
         with Progress(*columns, transient=True) as bar:
             tasks: dict[str, Any] = {}
 
-            def advance(design: str, done: int, total: int) -> None:
-                if design not in tasks:
-                    tasks[design] = bar.add_task(f"leave one episode out: {design}", total=total)
-                bar.update(tasks[design], completed=done)
+            def advance(stage: str, done: int, total: int) -> None:
+                if stage not in tasks:
+                    tasks[stage] = bar.add_task(stage, total=total)
+                bar.update(tasks[stage], completed=done)
 
-            summary = api.calibrate(out=target, report=report, workers=workers, progress=advance)
+            summary = api.calibrate(
+                out=target,
+                report=report,
+                workers=workers,
+                progress=advance,
+                until=until,
+                leave_one_out=leave_one_out,
+                designs=tuple(design) if design else None,
+                rolling_origin=rolling_origin,
+            )
     except InputError as error:
         fail(str(error))
     except OSError as error:
@@ -220,23 +277,54 @@ def _print_calibration(summary: dict[str, Any]) -> None:
     console = Console()
     console.print(
         f"Calibrated {summary['parameters']} parameters ({summary['design']}) on "
-        f"{summary['decisions']} documented choices in {summary['episodes']} episodes"
+        f"{summary['decisions']} documented choices {summary['by_category']}; in-sample "
+        f"log-loss {summary['in_sample']['log_loss']:.3f}"
     )
-    table = Table(title="Log-loss (accuracy): calibrated model against the baselines")
-    table.add_column("decider")
-    table.add_column("n", justify="right")
-    columns = ["in_sample", "leave_one_episode_out", *summary["baselines"]]
-    for column in columns:
-        table.add_column(column.replace("_", " "), justify="right")
-    blocks = [("all", summary), *summary["by_actor"].items()]
-    for name, block in blocks:
-        cells = [block["in_sample"], block["leave_one_episode_out"], *block["baselines"].values()]
-        table.add_row(
-            name,
-            str(block["decisions"]),
-            *(f"{c['log_loss']:.3f} ({c['accuracy']:.2f})" for c in cells),
+
+    def figures(title: str, rows: list[tuple[str, dict]], names: list[str]) -> None:
+        table = Table(title=title)
+        table.add_column("")
+        table.add_column("n", justify="right")
+        for name in names:
+            table.add_column(name.replace("_", " "), justify="right")
+        for label, block in rows:
+            table.add_row(
+                label,
+                str(block["choices"]),
+                *(f"{block[n]['log_loss']:.3f} ({block[n]['accuracy']:.2f})" for n in names),
+            )
+        console.print(table)
+
+    oot = summary["rolling_origin"]
+    if oot is not None:
+        names = [k for k in oot["all"] if k != "choices"]
+        rows = [
+            ("all", oot["all"]),
+            *oot["by_actor"].items(),
+            *oot["by_category"].items(),
+            *((f"KAZ {c}", b) for c, b in oot["KAZ_by_category"].items()),
+        ]
+        figures(
+            f"Out of time (rolling origin {oot['origins'][0]}-{oot['origins'][-1]}): "
+            "log-loss (accuracy)",
+            rows,
+            names,
         )
-    console.print(table)
+        bins = [r for r in oot["reliability"] if r["forecasts"]]
+        console.print(
+            "Reliability (forecast -> observed, n): "
+            + "; ".join(
+                f"{r['mean_forecast']:.2f} -> {r['observed']:.2f} ({r['forecasts']})" for r in bins
+            )
+        )
+    loo = summary["leave_one_episode_out"]
+    if loo is not None:
+        names = ["in_sample", "leave_one_episode_out", *loo["baselines"]]
+        figures(
+            "Leave one library episode out: log-loss (accuracy)",
+            [*loo["by_category"].items(), ("KAZ", loo["by_actor"]["KAZ"])],
+            names,
+        )
     estimates = Table(title="Estimates (Laplace sd)")
     for column in ("parameter", "estimate", "sd", "prior mean"):
         estimates.add_column(column)
@@ -293,7 +381,13 @@ def episodes(
 
 @app.command()
 def predict(
-    file: Annotated[Path, typer.Argument(help="Episodes in the library's format (TOML).")],
+    file: Annotated[
+        Path,
+        typer.Argument(
+            help="Episodes in the library's format (TOML), or UN votes in the columns of the "
+            "shared votes file (CSV)."
+        ),
+    ],
     parameters: Annotated[
         Path | None, typer.Option(help="Parameter file (default: the calibrated one).")
     ] = None,
@@ -301,14 +395,22 @@ def predict(
         int, typer.Option(min=0, max=10_000, help="Parameter draws for the 90% interval.")
     ] = 200,
     seed: Annotated[int, typer.Option(min=0, help="Seed of the parameter draws.")] = 0,
+    score: Annotated[
+        bool,
+        typer.Option(
+            "--score",
+            help="Votes file: score the forecast against its recorded votes, per actor, beside "
+            "the baselines fitted on the record before its first month.",
+        ),
+    ] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
-    """Predict each decider's option probabilities for episodes written in a file."""
+    """Predict each decider's option probabilities for episodes or UN votes written in a file."""
     from multivector import api
     from multivector.errors import InputError
 
     try:
-        forecast = api.predict(file, parameters=parameters, draws=draws, seed=seed)
+        forecast = api.predict(file, parameters=parameters, draws=draws, seed=seed, score=score)
     except InputError as error:
         fail(str(error))
     if as_json:
@@ -316,6 +418,29 @@ def predict(
         return
     name = forecast.parameters.path.name
     _print_predictions(forecast.decisions, f"Predicted for {file} with {name} (90% interval)")
+    if forecast.score is not None:
+        _print_score(forecast.score)
+
+
+def _print_score(score: dict[str, Any]) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    names = [k for k in score["all"] if k != "choices"]
+    table = Table(
+        title=f"Log-loss (Brier) per actor; baselines fitted before {score['trained_before']}"
+    )
+    table.add_column("actor")
+    table.add_column("votes", justify="right")
+    for name in names:
+        table.add_column(name.replace("_", " "), justify="right")
+    for label, block in [("all", score["all"]), *score["by_actor"].items()]:
+        table.add_row(
+            label,
+            str(block["choices"]),
+            *(f"{block[n]['log_loss']:.3f} ({block[n]['brier']:.3f})" for n in names),
+        )
+    Console().print(table)
 
 
 def _print_drift(summary: dict[str, Any]) -> None:

@@ -13,7 +13,12 @@ import mesa
 import numpy as np
 
 from multivector.actors import ACTOR_NAMES, INDEX
-from multivector.core.utility import coupling_row, utility_terms
+from multivector.core.utility import (
+    coupling_row,
+    stacked_coupling,
+    stacked_terms,
+    utility_terms,
+)
 from multivector.inputs.library import Decision
 
 if TYPE_CHECKING:
@@ -78,4 +83,25 @@ class StateAgent(mesa.Agent):
             self.weights,
             world.relation,
             self.model.dependence_now(),
+        )
+
+    def stacked_utilities(self, decisions: list[Decision]) -> np.ndarray:
+        """:meth:`utilities` of several decisions posed at this state, shape (V, R, O)."""
+        world = self.model.world
+        consistent = np.stack([world.consistent(d, self.index) for d in decisions])
+        terms = stacked_terms(
+            decisions,
+            self.index,
+            world.relation,
+            world.mood,
+            self.model.dependence_now(),
+            consistent,
+        )
+        return np.einsum("vrot,rt->vro", terms, self.weights)
+
+    def stacked_coupling(self, decisions: list[Decision]) -> np.ndarray:
+        """:meth:`coupling` of several decisions with the same players, shape (V, R, P)."""
+        world = self.model.world
+        return stacked_coupling(
+            decisions, self.index, self.weights, world.relation, self.model.dependence_now()
         )

@@ -485,3 +485,20 @@ def draw(probabilities: np.ndarray, uniforms: np.ndarray) -> np.ndarray:
     # option k takes [F(k-1), F(k)): an option of probability zero is never drawn, even at u = 0
     chosen = (cumulative <= uniforms[:, None]).sum(axis=-1)
     return np.minimum(chosen, probabilities.shape[-1] - 1)
+
+
+def tremble(probabilities: np.ndarray, share: float | np.ndarray) -> np.ndarray:
+    """Mix a share of uniform choice into choice probabilities (a trembling hand).
+
+    ``(1 - share) P + share / O``: with probability ``share`` the decider acts as if at random,
+    which bounds every option's probability away from zero and one. The calibration fits the
+    share on the record (``docs/ODD.md``, "Honest probabilities").
+
+    Args:
+        probabilities: Array (..., O) summing to one over the last axis.
+        share: Scalar, or an array broadcastable to ``probabilities[..., 0]``.
+    """
+    share = np.asarray(share, dtype=float)[..., None]
+    if not np.any(share):
+        return probabilities
+    return (1.0 - share) * probabilities + share / probabilities.shape[-1]

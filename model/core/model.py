@@ -16,7 +16,7 @@ import numpy as np
 from multivector.actors import ACTORS, INDEX, N_ACTORS
 from multivector.calendar import RECORD_START
 from multivector.core.agents import StateAgent
-from multivector.core.choice import draw, logit, solve_equilibrium
+from multivector.core.choice import draw, logit, solve_equilibrium, tremble
 from multivector.core.observation import DecisionRecord, Recorder
 from multivector.core.streams import uniforms
 from multivector.core.world import World
@@ -27,6 +27,7 @@ from multivector.inputs.library import (
     Plan,
     compile_plan,
     compile_reaction,
+    compile_vote,
     library_for,
 )
 from multivector.inputs.parameters import Parameters
@@ -118,6 +119,9 @@ class MultivectorModel(mesa.Model):
         parameter_sets: Per-replicate utility weights (R, 6, T) and precisions (R, 6), so one
             run can evaluate many parameter sets (calibration, parameter uncertainty); the
             parameter file's values in every replicate if None.
+        forecast_from: In a replay, the month from which documented choices are no longer
+            imposed: from then on every choice is forecast, none observed (out-of-time
+            validation, ``predict`` on a table of votes).
     """
 
     def __init__(
@@ -132,6 +136,7 @@ class MultivectorModel(mesa.Model):
         keep_relations: bool = False,
         replay: bool = False,
         parameter_sets: tuple[np.ndarray, np.ndarray] | None = None,
+        forecast_from: int | None = None,
     ) -> None:
         self.scenario_spec = scenario or default_scenario()
         self.seed = int(self.scenario_spec.seed if rng is None else rng)
@@ -143,6 +148,7 @@ class MultivectorModel(mesa.Model):
         self.parameters = parameters or scenario_parameters(self.scenario_spec)
         self.library = library or library_for(self.scenario_spec.episodes)
         self.replay = replay
+        self.forecast_from = forecast_from
         self.weights, self.precision = self._parameter_sets(parameter_sets)
         self.first_month = self.scenario_spec.first_month
         self.last_month = self.scenario_spec.last_month
@@ -157,6 +163,7 @@ class MultivectorModel(mesa.Model):
         self.dependence = self.structure.dependence(self.parameters)
         self.baseline = self.structure.baseline_relation(self.parameters)
         self.plans = self._schedule()
+        self.votes_due = self._schedule_votes()
         self.shocks = self._schedule_shocks()
         self.reactions_due: dict[int, list[tuple[Decision, np.ndarray]]] = defaultdict(list)
         self.plans_due: dict[int, list[tuple[Plan, np.ndarray]]] = defaultdict(list)
@@ -199,8 +206,29 @@ class MultivectorModel(mesa.Model):
             if episode.id in skip or not self.first_month <= plan_month <= until:
                 continue
             members = self.structure.members(("unsc_permanent", "unsc_elected"), plan_month)
-            plans[plan_month].append(compile_plan(episode, stance, members))
+            family = self.library.families.get(episode.id, "")
+            plans[plan_month].append(compile_plan(episode, stance, members, family))
         return {month: order_plans(found) for month, found in plans.items()}
+
+    def _schedule_votes(self) -> dict[int, list[Decision]]:
+        """Compile the recorded General Assembly votes inside the span, by month.
+
+        Posed only where the scenario asks for them (``record.votes``; the replay of the record
+        always does): the routine agenda adds a thousand votes to a decade.
+        """
+        votes: dict[int, list[Decision]] = defaultdict(list)
+        if not self.scenario_spec.record.votes:
+            return votes
+        until = self.scenario_spec.record_until
+        skip = set(self.scenario_spec.record.exclude)
+        everyone = list(range(N_ACTORS))
+        for posed in self.library.recorded:
+            decision = compile_vote(
+                posed.episode, self.structure.stance, everyone, posed.family, routine=True
+            )
+            if posed.episode.id not in skip and self.first_month <= decision.month <= until:
+                votes[decision.month].append(decision)
+        return votes
 
     def _schedule_shocks(self) -> list[ScheduledShock]:
         """Compile the scenario's shocks into plans."""
@@ -293,6 +321,7 @@ class MultivectorModel(mesa.Model):
         for plan in self.plans.get(self.month, []):
             self.enact(plan)
         self.shocks_occur()
+        self.pose_votes(self.votes_due.get(self.month, []))
         for plan, mask in self.plans_due.pop(self.month, []):
             self.enact(plan, mask)
         for decision, mask in self.reactions_due.pop(self.month, []):
@@ -380,19 +409,37 @@ class MultivectorModel(mesa.Model):
 
     def probabilities(self, decision: Decision) -> tuple[np.ndarray, int]:
         """Choice probabilities of every player, shape (R, P, O), and equilibrium iterations."""
+        base, coupling, precision = self.game(decision)
+        if not decision.simultaneous:
+            return self.trembling(logit(base, precision)), 1
+        solved, iterations = self.equilibrium([decision], base, coupling, precision)
+        return self.trembling(solved), iterations
+
+    def game(self, decision: Decision) -> tuple[np.ndarray, np.ndarray | None, np.ndarray]:
+        """Players' own utilities (R, P, O), coupling (R, P, P) and precisions (R, P)."""
         players = [self.states[ACTORS[p]] for p in decision.players]
         base = np.stack([agent.utilities(decision) for agent in players], axis=1)
         precision = np.stack([agent.precision for agent in players], axis=1)
         if not decision.simultaneous:
-            return logit(base, precision), 1
+            return base, None, precision
         coupling = np.stack([agent.coupling(decision) for agent in players], axis=1)
+        return base, coupling, precision
+
+    def equilibrium(
+        self,
+        decisions: list[Decision],
+        base: np.ndarray,
+        coupling: np.ndarray,
+        precision: np.ndarray,
+    ) -> tuple[np.ndarray, int]:
+        """Solve the vote game (or several stacked along the replicate axis) as one batch."""
         choice = self.parameters.spec.choice
         try:
             solved = solve_equilibrium(
                 base,
                 coupling,
                 precision,
-                agreement=decision.agreement,
+                agreement=decisions[0].agreement,
                 damping=choice.equilibrium_damping,
                 tolerance=choice.equilibrium_tolerance,
                 max_iterations=choice.equilibrium_max_iterations,
@@ -402,10 +449,45 @@ class MultivectorModel(mesa.Model):
             raise InputError(
                 self.parameters.path,
                 "choice",
-                f"{error} for {decision.key}; lower the precision or the partner weight, "
+                f"{error} for {decisions[0].key}; lower the precision or the partner weight, "
                 "or raise equilibrium_max_iterations",
             ) from None
         return solved.probabilities, solved.iterations
+
+    def trembling(self, probabilities: np.ndarray) -> np.ndarray:
+        """Choice probabilities with the parameter file's tremble mixed in."""
+        return tremble(probabilities, self.parameters.spec.choice.tremble)
+
+    def pose_votes(self, decisions: list[Decision]) -> None:
+        """Pose a month's routine votes together: their games are solved as one batch.
+
+        They are posed at the same state (the month's relations) and settle in the order they
+        were recorded. Stacking a month's votes along the replicate axis solves a hundred
+        December votes in one call instead of a hundred.
+        """
+        if not decisions:
+            return
+        n, shape = self.replicates, (len(decisions) * self.replicates,)
+        players = [self.states[ACTORS[p]] for p in decisions[0].players]
+        base = np.stack([agent.stacked_utilities(decisions) for agent in players], axis=2)
+        coupling = np.stack([agent.stacked_coupling(decisions) for agent in players], axis=2)
+        precision = np.stack([agent.precision for agent in players], axis=1)
+        solved, iterations = self.equilibrium(
+            decisions,
+            base.reshape(*shape, *base.shape[2:]),
+            coupling.reshape(*shape, *coupling.shape[2:]),
+            np.tile(precision, (len(decisions), 1)),
+        )
+        solved = self.trembling(solved)
+        everywhere = np.ones(n, dtype=bool)
+        for v, decision in enumerate(decisions):
+            self.settle(decision, solved[v * n : (v + 1) * n], everywhere, iterations)
+
+    def documented(self, decision: Decision) -> dict[int, int]:
+        """The documented choices a replay imposes (none from ``forecast_from`` on)."""
+        if not self.replay or (self.forecast_from is not None and self.month >= self.forecast_from):
+            return {}
+        return decision.observed
 
     def pose(self, decision: Decision, mask: np.ndarray) -> None:
         """Put a decision to its players where ``mask`` holds, choose, apply consequences.
@@ -418,17 +500,24 @@ class MultivectorModel(mesa.Model):
         choices are posed in a replay too (with expected consequences, as nobody documents
         them), so the calibration sees the same mechanisms a simulation does.
         """
-        if self.replay and decision.observed:
+        if self.replay and decision.observed:  # documented, or forecast where it is documented
             mask = np.ones(self.replicates, dtype=bool)
         probabilities, iterations = self.probabilities(decision)
+        self.settle(decision, probabilities, mask, iterations)
+
+    def settle(
+        self, decision: Decision, probabilities: np.ndarray, mask: np.ndarray, iterations: int
+    ) -> None:
+        """Choose (or impose the record), apply the consequences and record the decision."""
         n_options = len(decision.options)
+        documented = self.documented(decision)
         if self.replay:
             chosen = probabilities.argmax(axis=-1)
             weights = probabilities.copy()
             for p, player in enumerate(decision.players):
-                if player in decision.observed:
-                    chosen[:, p] = decision.observed[player]
-                    weights[:, p] = np.eye(n_options)[decision.observed[player]]
+                if player in documented:
+                    chosen[:, p] = documented[player]
+                    weights[:, p] = np.eye(n_options)[documented[player]]
         else:
             chosen = np.empty((self.replicates, len(decision.players)), dtype=np.int64)
             draw_key = f"{decision.key}@{self.month}"
@@ -487,20 +576,29 @@ class MultivectorModel(mesa.Model):
             chosen: Each player's choice (or most likely option), (R, P); -1 where not posed.
         """
         dynamics = self.parameters.spec.dynamics
+        documented = self.documented(decision)
+        # a routine vote moves relations by a share of what a salient choice does (docs/ODD.md)
+        salience = dynamics.routine_vote_salience if decision.routine else 1.0
         for decider in decision.deciders:
             p = decision.players.index(decider)
-            approval = self.approval_of(decision, weights, decider)
-            for other in range(N_ACTORS):
-                if other != decider:
-                    self.world.respond(other, decider, approval[:, other], dynamics.response)
-                    self.world.respond(decider, other, approval[:, other], dynamics.self_signal)
+            if salience > 0:
+                approval = self.approval_of(decision, weights, decider)
+                for other in range(N_ACTORS):
+                    if other != decider:
+                        self.world.respond(
+                            other, decider, approval[:, other], salience * dynamics.response
+                        )
+                        self.world.respond(
+                            decider, other, approval[:, other], salience * dynamics.self_signal
+                        )
             for k, effects in enumerate(decision.effects):
                 for effect in effects:
                     self.world.apply(effect, weights[:, p, k])
-            if self.replay and decider not in decision.observed:
+            if self.replay and decider not in documented:
                 continue  # an expected choice is not remembered and provokes no answer
             self.world.remember(decision, decider, chosen[:, p])
-            self.schedule_reactions(decision, decider, approval, chosen[:, p] >= 0)
+            if not decision.routine:  # the routine agenda provokes no answers
+                self.schedule_reactions(decision, decider, approval, chosen[:, p] >= 0)
 
     def schedule_reactions(
         self, decision: Decision, decider: int, approval: np.ndarray, mask: np.ndarray

@@ -22,6 +22,7 @@ from multivector.inputs.schema import (
     ReactionTemplate,
     load,
 )
+from multivector.inputs.votes import PosedVote, load_posing, load_record, posing_files
 from multivector.keys import decision_key, is_reaction, qualified, reaction_key
 
 EPISODES = DATA / "episodes"
@@ -78,6 +79,8 @@ class Decision:
         when: Condition for posing the decision, if any.
         thread: Issue thread for the consistency term.
         certainty: ``checked`` or ``unverified``.
+        routine: Whether it is a routine recorded vote (from the votes table, not the library).
+        family: The resolution family of a vote (``""`` where none applies).
         simultaneous: Whether several players choose at once (solved as an equilibrium).
 
     """
@@ -100,6 +103,8 @@ class Decision:
     when: Condition | None
     thread: str
     certainty: str
+    routine: bool = False
+    family: str = ""
     simultaneous: bool = field(init=False)
 
     def __post_init__(self) -> None:
@@ -128,8 +133,22 @@ def _effects(raw: Iterable) -> tuple[Effect, ...]:
     return tuple(Effect(e.kind, INDEX[e.actor], INDEX[e.toward], e.delta) for e in raw)
 
 
-def compile_vote(episode: Episode, stance: np.ndarray, members: list[int]) -> Decision:
-    """Compile a UN vote: options, approvals and features are derived from sponsors and target."""
+def compile_vote(
+    episode: Episode,
+    stance: np.ndarray,
+    members: list[int],
+    family: str = "",
+    routine: bool = False,
+) -> Decision:
+    """Compile a UN vote: options, approvals and features are derived from sponsors and target.
+
+    Args:
+        episode: The vote.
+        stance: Declared stances, shape (6, issue tags).
+        members: Who votes (the Security Council's members, or all six in the Assembly).
+        family: Its resolution family, if any: the family is its consistency thread.
+        routine: Whether it is a routine recorded vote rather than a library episode.
+    """
     month = parse_month(episode.date)
     approval = np.zeros((N_ACTORS, 3))
     stake = np.zeros(N_ACTORS, dtype=bool)
@@ -143,7 +162,10 @@ def compile_vote(episode: Episode, stance: np.ndarray, members: list[int]) -> De
         ]
         stake[INDEX[code]] = True
     direction = np.array([1.0, -1.0, 0.0])
-    features = np.stack([direction, np.array([0.0, 0.0, 1.0]), np.zeros(3), np.zeros(3)])
+    # abstaining keeps a state out of a bloc's basket only where a bloc has a stake: on a text
+    # with no sponsor, target or stated stake among the six there is no basket to stay out of
+    autonomy = np.array([0.0, 0.0, 1.0]) if stake.any() else np.zeros(3)
+    features = np.stack([direction, autonomy, np.zeros(3), np.zeros(3)])
     return Decision(
         key=f"{episode.id}/vote",
         episode=episode.id,
@@ -161,8 +183,10 @@ def compile_vote(episode: Episode, stance: np.ndarray, members: list[int]) -> De
         effects=((), (), ()),
         observed={INDEX[a]: VOTE_OPTIONS.index(v) for a, v in episode.observed.items()},
         when=None,
-        thread=vote_thread(episode),
+        thread=f"family:{family}" if family else vote_thread(episode),
         certainty=episode.certainty,
+        routine=routine,
+        family=family,
     )
 
 
@@ -243,11 +267,13 @@ class Plan:
     decisions: tuple[Decision, ...]
 
 
-def compile_plan(episode: Episode, stance: np.ndarray, members: list[int]) -> Plan:
+def compile_plan(
+    episode: Episode, stance: np.ndarray, members: list[int], family: str = ""
+) -> Plan:
     """Compile one episode; ``members`` are the Security Council's members at its date."""
     if episode.kind == "un_vote":
         electorate = members if episode.body == "UNSC" else list(range(N_ACTORS))
-        decisions = [compile_vote(episode, stance, electorate)]
+        decisions = [compile_vote(episode, stance, electorate, family)]
     else:
         decisions = compile_episode(episode, stance)
     return Plan(episode.id, parse_month(episode.date), _effects(episode.effects), tuple(decisions))
@@ -305,7 +331,10 @@ class Library:
         episodes: Validated episodes by id, in date order.
         sources: File each episode came from, by id.
         reactions: Templates for follow-up reactions.
-        sha256: Hash over every library and structural data file (the library version).
+        sha256: Hash over every library, votes and structural data file (the library version).
+        recorded: The recorded General Assembly votes the library does not hold as episodes,
+            posed as routine votes, in date order.
+        families: Resolution family of the library's own votes, by episode id.
 
     """
 
@@ -313,6 +342,8 @@ class Library:
     sources: dict[str, Path]
     reactions: tuple[ReactionTemplate, ...]
     sha256: str
+    recorded: tuple[PosedVote, ...] = ()
+    families: dict[str, str] = field(default_factory=dict)
 
     @property
     def votes(self) -> list[Episode]:
@@ -396,13 +427,41 @@ def load_library(extra: tuple[Path, ...] = ()) -> Library:
     found = load_episode_files([*library_files(), *extra])
     ordered = sorted(found.values(), key=lambda item: date_key(item[0].date))
     reactions = load(REACTIONS, ReactionFile).reaction
-    data_files = [*library_files(), *extra, REACTIONS, *sorted((DATA / "structure").glob("*.toml"))]
+    data_files = [
+        *library_files(),
+        *extra,
+        REACTIONS,
+        *sorted((DATA / "structure").glob("*.toml")),
+        *posing_files(),
+    ]
+    episodes = {e.id: e for e, _ in ordered}
+    recorded, families = recorded_votes(episodes)
     return Library(
-        episodes={e.id: e for e, _ in ordered},
+        episodes=episodes,
         sources={e.id: p for e, p in ordered},
         reactions=tuple(reactions),
         sha256=_hash_files(data_files),
+        recorded=recorded,
+        families=families,
     )
+
+
+def recorded_votes(episodes: dict[str, Episode]) -> tuple[tuple[PosedVote, ...], dict[str, str]]:
+    """The record's votes posed as routine votes, and the families of the library's own votes.
+
+    A recorded vote the library documents as an episode (same resolution symbol) is left to the
+    library, which holds it as a salient vote; it lends the episode its family.
+    """
+    posing = load_posing()
+    by_resolution = {e.resolution: e.id for e in episodes.values() if e.resolution}
+    recorded, families = [], {}
+    for row in load_record():
+        posed = posing.pose(row)
+        if row.resolution and row.resolution in by_resolution:
+            families[by_resolution[row.resolution]] = posed.family
+        elif posed.episode.id not in episodes:
+            recorded.append(posed)
+    return tuple(recorded), families
 
 
 def library_for(episode_files: Iterable[str | Path]) -> Library:

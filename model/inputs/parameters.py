@@ -30,6 +30,7 @@ TERMS: tuple[str, ...] = (
     "material",
     "mood",
     "consistency",
+    "habit",
 )
 """The utility terms, in the order of the last axis of every feature array."""
 
@@ -49,6 +50,7 @@ class Weights(Strict):
     material: Weight
     mood: Weight
     consistency: Weight
+    habit: Weight
 
 
 class WeightOverrides(Strict):
@@ -62,6 +64,7 @@ class WeightOverrides(Strict):
     material: Weight | None = None
     mood: Weight | None = None
     consistency: Weight | None = None
+    habit: Weight | None = None
     precision: Positive | None = None
 
 
@@ -72,6 +75,8 @@ class Choice(Strict):
     equilibrium_tolerance: Annotated[float, Field(gt=0.0, le=1e-3)] = 1e-12
     equilibrium_damping: Annotated[float, Field(gt=0.0, le=1.0)] = 0.5
     equilibrium_max_iterations: Annotated[int, Field(ge=10, le=1_000_000)] = 20000
+    tremble: Annotated[float, Field(ge=0.0, le=0.5)] = 0.0
+    """Share of choices made as if at random (a trembling hand): ``(1 - t) P + t / options``."""
 
 
 class Dependence(Strict):
@@ -106,6 +111,8 @@ class Dynamics(Strict):
     relaxation: Rate
     mood_relaxation: Rate
     reaction_delay_months: Annotated[int, Field(ge=0, le=24)]
+    routine_vote_salience: Rate = 0.0
+    """How far a routine recorded vote moves relations, as a share of a salient choice's move."""
 
 
 class Calibration(Strict):
@@ -123,6 +130,7 @@ class Calibration(Strict):
     episodes: int
     log_likelihood: float
     log_posterior: float
+    fitted_before: str | None = None
 
 
 class ParameterFile(Strict):

@@ -46,6 +46,8 @@ class Record(Strict):
     """Which documented episodes and structural ties the scenario keeps."""
 
     until: DateText | None = None
+    votes: bool = False
+    """Pose every recorded General Assembly vote of the span too (the routine agenda)."""
     exclude: list[Identifier] = []
     drop_ties: list[TieRef] = []
 

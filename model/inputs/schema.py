@@ -40,6 +40,14 @@ IssueTag = Literal[
     "route_diversification",
     "regime_security",
     "information_sovereignty",
+    # the General Assembly's routine agenda (the recorded votes, model/data/votes/)
+    "palestine",
+    "nuclear_weapons",
+    "disarmament",
+    "decolonisation",
+    "development",
+    "human_rights",
+    "international_order",
 ]
 ISSUE_TAGS: tuple[str, ...] = get_args(IssueTag)
 """The issue tags in their fixed order (the stance array's last axis)."""

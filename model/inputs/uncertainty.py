@@ -12,6 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from multivector.actors import ACTORS, INDEX
+from multivector.errors import InputError
 from multivector.inputs.parameters import DOCUMENTED_DEFAULTS, TERMS, Parameters, load_parameters
 
 
@@ -20,8 +21,8 @@ class Free:
     """A free parameter of the fit.
 
     Attributes:
-        name: ``precision``, a term (``autonomy``), or an actor's offset (``KAZ.autonomy``,
-            ``KAZ.precision``).
+        name: ``precision``, a term (``autonomy``), an actor's offset (``KAZ.autonomy``,
+            ``KAZ.precision``), or ``tremble`` (the share of choices made as if at random).
         actor: The actor an offset applies to, or None for a shared parameter.
         term: The utility term, or None for the (log) precision.
         prior_mean: Mean of the Gaussian prior (from the documented defaults).
@@ -42,17 +43,27 @@ class Free:
         shared weight is non-negative (a negative material weight would make a costly
         punishment attractive); the ranges also keep the vote games well behaved.
         """
+        if self.name == TREMBLE:
+            return (0.0, 0.3)
         if self.term is None:  # log precision or its offset
             return (np.log(0.3), np.log(15.0)) if self.actor is None else (-1.0, 1.0)
         return (0.0, 6.0) if self.actor is None else (-4.0, 4.0)
 
 
-SHARED_TERMS = ("stake", "principle", "autonomy", "prestige", "material", "mood", "consistency")
+SHARED_TERMS = tuple(t for t in TERMS if t != "partner")
 """Weights fitted for all actors together; ``partner`` is fixed at its default as the unit of
 utility (the weights and the precision are otherwise not separately identified)."""
 KAZAKH_OFFSETS = ("autonomy", "principle", "precision")
 """Kazakhstan-specific offsets: the focal actor, with most documented decisions."""
-DESIGNS = ("shared", "shared+KAZ")
+DESIGNS = ("shared", "shared+KAZ", "actors")
+"""``actors`` adds a precision offset for every actor, shrunk toward the shared precision by a
+tight prior (sd 0.5 on the log scale), and the tremble: the two ways the fit can make the
+probabilities less sharp where the record says they are too sharp (docs/ODD.md)."""
+TREMBLE = "tremble"
+ACTOR_PRECISION_SD = 0.5
+TREMBLE_PRIOR = (0.05, 0.1)
+"""Prior mean and sd of the tremble (why: a few percent of votes in the record go against every
+systematic pattern, e.g. a state's lone vote on one paragraph)."""
 
 
 def design(name: str, prior: Parameters) -> list[Free]:
@@ -61,7 +72,15 @@ def design(name: str, prior: Parameters) -> list[Free]:
     shared = spec.weights.model_dump()
     free = [Free("precision", None, None, float(np.log(spec.choice.precision)), 1.0)]
     free += [Free(t, None, t, shared[t], 2.0) for t in SHARED_TERMS]
-    if name == "shared+KAZ":
+    if name == "actors":
+        override = spec.actor.get("KAZ")
+        for term in KAZAKH_OFFSETS[:2]:
+            value = getattr(override, term) if override else None
+            mean = 0.0 if value is None else value - shared[term]
+            free.append(Free(f"KAZ.{term}", "KAZ", term, mean, 1.0))
+        free += [Free(f"{a}.precision", a, None, 0.0, ACTOR_PRECISION_SD) for a in ACTORS]
+        free.append(Free(TREMBLE, None, None, *TREMBLE_PRIOR))
+    elif name == "shared+KAZ":
         override = spec.actor.get("KAZ")
         for term in KAZAKH_OFFSETS:
             if term == "precision":
@@ -88,6 +107,8 @@ def parameter_sets(
     log_precision = np.zeros((k, len(ACTORS)))
     for column, parameter in enumerate(free):
         value = points[:, column]
+        if parameter.name == TREMBLE:
+            continue  # not a weight: mixed into the choice probabilities (tremble_share)
         if parameter.actor is None and parameter.term is None:
             log_precision += value[:, None]
         elif parameter.actor is None:
@@ -99,6 +120,14 @@ def parameter_sets(
         elif parameter.actor is not None:
             weights[:, INDEX[parameter.actor], TERMS.index(parameter.term)] += value
     return weights, np.exp(log_precision)
+
+
+def tremble_share(free: list[Free], points: np.ndarray) -> np.ndarray:
+    """The tremble of each parameter vector, shape (K,); zero where the design has none."""
+    for column, parameter in enumerate(free):
+        if parameter.name == TREMBLE:
+            return np.clip(points[:, column], 0.0, 0.5)
+    return np.zeros(len(points))
 
 
 def draw_parameters(parameters: Parameters, count: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
@@ -117,6 +146,13 @@ def draw_parameters(parameters: Parameters, count: int, seed: int) -> tuple[np.n
         raise ValueError(f"{parameters.path} holds no calibration to draw from")
     prior = load_parameters(DOCUMENTED_DEFAULTS)
     free = design(calibration.design, prior)
+    if [f.name for f in free] != list(calibration.free):
+        raise InputError(
+            parameters.path,
+            "calibration.free",
+            f"names {len(calibration.free)} parameters, but the {calibration.design} design now "
+            f"has {len(free)} ({', '.join(f.name for f in free)}); rerun multivector calibrate",
+        )
     rng = np.random.default_rng(seed)
     points = rng.multivariate_normal(
         np.array(calibration.estimate), np.array(calibration.covariance), size=count

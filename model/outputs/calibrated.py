@@ -2,12 +2,13 @@
 
 from pathlib import Path
 
-from multivector.actors import ACTORS, INDEX
+from multivector.actors import INDEX
 from multivector.analysis.calibration import Calibrated
+from multivector.calendar import month_label
 from multivector.files import write_text
 from multivector.inputs.library import Library
 from multivector.inputs.parameters import TERMS, Parameters
-from multivector.inputs.uncertainty import parameter_sets
+from multivector.inputs.uncertainty import parameter_sets, tremble_share
 
 
 def calibrated_file_text(calibrated: Calibrated, prior: Parameters, library: Library) -> str:
@@ -17,7 +18,7 @@ def calibrated_file_text(calibrated: Calibrated, prior: Parameters, library: Lib
     data = prior.spec.model_dump(exclude_none=True)
     weights, precision = parameter_sets(calibrated.free, calibrated.fit.estimate[None], prior)
     data["description"] = (
-        f"Calibrated to {calibrated.validation.summary(0)['decisions']} documented choices "
+        f"Calibrated to {len(calibrated.replay.observations)} documented choices "
         f"({calibrated.design} design) by maximum a posteriori with a weak prior"
     )
     data["provenance"] = (
@@ -25,17 +26,22 @@ def calibrated_file_text(calibrated: Calibrated, prior: Parameters, library: Lib
         f"prior and fixed values from {prior.path.name} (sha256 {prior.sha256})"
     )
     # the shared values are those of an actor without offsets
-    shared = next(INDEX[a] for a in ACTORS if all(f.actor != a for f in calibrated.free))
-    data["choice"]["precision"] = float(precision[0, shared])
+    no_offsets = calibrated.fit.estimate.copy()
+    no_offsets[[k for k, f in enumerate(calibrated.free) if f.actor is not None]] = 0.0
+    shared_weights, shared_precision = parameter_sets(calibrated.free, no_offsets[None], prior)
+    data["choice"]["precision"] = float(shared_precision[0, 0])
+    data["choice"]["tremble"] = float(
+        tremble_share(calibrated.free, calibrated.fit.estimate[None])[0]
+    )
     for term in TERMS:
-        data["weights"][term] = float(weights[0, shared, TERMS.index(term)])
+        data["weights"][term] = float(shared_weights[0, 0, TERMS.index(term)])
     data["actor"] = {}
     for code in sorted({f.actor for f in calibrated.free if f.actor is not None}):
         row = INDEX[code]
         data["actor"][code] = {
             term: float(weights[0, row, TERMS.index(term)])
             for term in TERMS
-            if weights[0, row, TERMS.index(term)] != weights[0, shared, TERMS.index(term)]
+            if weights[0, row, TERMS.index(term)] != shared_weights[0, 0, TERMS.index(term)]
         }
         data["actor"][code]["precision"] = float(precision[0, row])
     data["calibration"] = {
@@ -52,6 +58,8 @@ def calibrated_file_text(calibrated: Calibrated, prior: Parameters, library: Lib
         "log_likelihood": calibrated.fit.log_likelihood,
         "log_posterior": calibrated.fit.log_posterior,
     }
+    if calibrated.until is not None:
+        data["calibration"]["fitted_before"] = month_label(calibrated.until)
     header = (
         "# Calibrated parameters, written by `multivector calibrate`; do not edit by hand.\n"
         "# The [calibration] table records the design, the library version it was fitted on,\n"

@@ -67,25 +67,27 @@ def choices_table(run: Run, meta: dict[str, Any]) -> pa.Table:
     for recorder, ids in zip(run.chunks, run.replicate_ids, strict=True):
         for record in recorder.decisions:
             decision = record.decision
+            options = np.array(decision.options, dtype=object)
+            posed = np.flatnonzero(record.posed)
+            n = len(posed)
             for d, actor in enumerate(decision.deciders):
                 observed = decision.observed.get(actor)
-                for r in np.flatnonzero(record.posed):
-                    probs = record.probabilities[r, d]
-                    chosen = int(record.choices[r, d])
-                    rows["replicate"].append(int(ids[r]))
-                    rows["episode"].append(decision.episode)
-                    rows["decision"].append(decision.key)
-                    rows["month"].append(month_label(record.month))
-                    rows["kind"].append(decision.kind)
-                    rows["decider"].append(ACTORS[actor])
-                    rows["options"].append(list(decision.options))
-                    rows["probabilities"].append(probs.tolist())
-                    rows["chosen"].append(decision.options[chosen])
-                    rows["observed"].append(
-                        None if observed is None else decision.options[observed]
-                    )
-                    rows["p_chosen"].append(float(probs[chosen]))
-                    rows["p_observed"].append(None if observed is None else float(probs[observed]))
+                probs = record.probabilities[posed, d]
+                chosen = record.choices[posed, d].astype(np.int64)
+                rows["replicate"] += ids[posed].astype(int).tolist()
+                rows["episode"] += [decision.episode] * n
+                rows["decision"] += [decision.key] * n
+                rows["month"] += [month_label(record.month)] * n
+                rows["kind"] += [decision.kind] * n
+                rows["decider"] += [ACTORS[actor]] * n
+                rows["options"] += [list(decision.options)] * n
+                rows["probabilities"] += probs.tolist()
+                rows["chosen"] += options[chosen].tolist()
+                rows["observed"] += [None if observed is None else decision.options[observed]] * n
+                rows["p_chosen"] += probs[np.arange(n), chosen].tolist()
+                rows["p_observed"] += (
+                    [None] * n if observed is None else probs[:, observed].tolist()
+                )
     schema = pa.schema(
         [
             ("replicate", pa.int32()),

@@ -36,8 +36,8 @@ def episode_marks(run: Run) -> list[Mark]:
     seen: dict[str, Mark] = {}
     for found in run.decisions():
         decision, month = found.decision, found.month
-        if decision.is_reaction or decision.episode in seen:
-            continue
+        if decision.is_reaction or decision.routine or decision.episode in seen:
+            continue  # the routine agenda's thousand votes are not marked
         if KAZAKHSTAN not in decision.deciders:
             continue
         observed = decision.observed.get(KAZAKHSTAN)
@@ -274,4 +274,58 @@ def drift_figure(comparison: "Comparison") -> "Figure":
     bottom = 0.1 + 0.019 * rows
     top = 0.86 - (0.02 if left > x[0] else 0.0) - 0.012 * highest
     fig.subplots_adjust(left=0.09, right=0.98, top=top, bottom=bottom, hspace=0.08)
+    return fig
+
+
+AGREEMENT_PAIRS = ("KAZ-RUS", "KAZ-CHN", "KAZ-USA")
+
+
+def agreement_chart(summary: dict, path: Path) -> Path:
+    """Draw :func:`agreement_figure` into a PNG file at ``path``."""
+    fig = agreement_figure(summary)
+    fig.savefig(path, dpi=120)
+    pyplot().close(fig)
+    return path
+
+
+def agreement_figure(summary: dict) -> "Figure":
+    """Kazakhstan's yearly UN agreement with Russia, China and the US: model beside record.
+
+    Args:
+        summary: A run's summary (``un_votes_by_year``).
+    """
+    plt = pyplot()
+    by_year = summary["un_votes_by_year"]
+    fig, ax = plt.subplots(figsize=(9, 4.8))
+    for pair in AGREEMENT_PAIRS:
+        rows = {int(y): e for y, e in by_year.get(pair, {}).items() if "agreement" in e}
+        if not rows:
+            continue
+        years = sorted(rows)
+        colour = POLE_COLOURS[pair.split("-")[1]]
+        median = [rows[y]["agreement"]["median"] for y in years]
+        low = [rows[y]["agreement"]["p05"] for y in years]
+        high = [rows[y]["agreement"]["p95"] for y in years]
+        label = ACTOR_NAMES[pair.split("-")[1]]
+        ax.fill_between(years, low, high, color=colour, alpha=0.18, linewidth=0)
+        ax.plot(years, median, color=colour, linewidth=2, label=f"with {label}: model (90%)")
+        recorded = [(y, rows[y].get("observed_agreement")) for y in years]
+        recorded = [(y, v) for y, v in recorded if v is not None]
+        if recorded:
+            ax.plot(
+                [y for y, _ in recorded],
+                [v for _, v in recorded],
+                "o--",
+                color=colour,
+                markerfacecolor="white",
+                linewidth=1,
+                label=f"with {label}: record",
+            )
+    ax.set_ylim(0, 1.02)
+    ax.set_xlabel("Year")
+    ax.set_ylabel("Agreement (same vote 1, one abstains 0.5, opposite 0)")
+    ax.set_title("Kazakhstan's UN voting agreement by year: the run beside the record", loc="left")
+    ax.legend(fontsize=8, ncol=2, loc="lower left")
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
     return fig
