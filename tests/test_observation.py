@@ -195,11 +195,10 @@ def test_agreement_by_year_is_the_records_over_every_recorded_vote(tmp_path):
     only where the record shows both states voting."""
     import csv
 
-    from tests.conftest import ROOT
+    from tests.conftest import SHARED_VOTES
 
-    shared = ROOT.parent / "shared" / "facts" / "unga_votes" / "unga_votes_2014_2024.csv"
     position = {"Y": 1.0, "A": 0.5, "N": 0.0}
-    with shared.open(newline="", encoding="utf-8") as handle:
+    with SHARED_VOTES.open(newline="", encoding="utf-8") as handle:
         rows = [r for r in csv.DictReader(handle) if r["date"].startswith("2021")]
     scenario = tmp_path / "year.toml"
     scenario.write_text(

@@ -11,20 +11,11 @@ from typer.testing import CliRunner
 from multivector.actors import ACTORS
 from multivector.cli.commands import app
 from multivector.inputs.parameters import load_parameters
-from tests.conftest import ROOT
+from tests.conftest import SHARED_VOTES, write_vote_rows
 
-SHARED = ROOT.parent / "shared" / "facts" / "unga_votes" / "unga_votes_2014_2024.csv"
 OPTIONS = {"yes", "no", "abstain"}
 CODES = {"Y": "yes", "N": "no", "A": "abstain"}
 ROTATE = {"Y": "N", "N": "A", "A": "Y", "X": "Y", "": "N"}
-
-
-def write_rows(path: Path, fields: list[str], rows: list[dict[str, str]]) -> Path:
-    with path.open("w", newline="", encoding="utf-8") as handle:
-        writer = csv.DictWriter(handle, fieldnames=fields)
-        writer.writeheader()
-        writer.writerows(rows)
-    return path
 
 
 def run(*args: str) -> tuple[int, str, str]:
@@ -49,7 +40,7 @@ def by_key(decisions: list[dict]) -> dict[tuple[str, str], dict[str, float]]:
 @pytest.fixture(scope="module")
 def sample() -> tuple[list[str], list[dict[str, str]]]:
     """Six 2024 rows of the shared file in which all six states' votes are recorded."""
-    with SHARED.open(newline="", encoding="utf-8") as handle:
+    with SHARED_VOTES.open(newline="", encoding="utf-8") as handle:
         reader = csv.DictReader(handle)
         fields = list(reader.fieldnames or [])
         rows = [
@@ -66,7 +57,7 @@ def folder(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="module")
 def rows_file(sample, folder) -> Path:
-    return write_rows(folder / "rows.csv", *sample)
+    return write_vote_rows(folder / "rows.csv", *sample)
 
 
 @pytest.fixture(scope="module")
@@ -104,7 +95,7 @@ def pairs(folder) -> tuple[list[str], list[dict[str, str]]]:
         "embargo imposed by the United States of America against Cuba",
         "Combating glorification of Nazism",
     )
-    with SHARED.open(newline="", encoding="utf-8") as handle:
+    with SHARED_VOTES.open(newline="", encoding="utf-8") as handle:
         reader = csv.DictReader(handle)
         fields = list(reader.fieldnames or [])
         rows = [
@@ -119,13 +110,13 @@ def pairs(folder) -> tuple[list[str], list[dict[str, str]]]:
 
 @pytest.fixture(scope="module")
 def pairs_forecast(pairs, folder) -> dict:
-    return forecast(write_rows(folder / "pairs.csv", *pairs), "--draws", "0")
+    return forecast(write_vote_rows(folder / "pairs.csv", *pairs), "--draws", "0")
 
 
 @pytest.mark.parametrize("edit", [lambda _: "", ROTATE.__getitem__], ids=["blank", "changed"])
 def test_the_state_columns_do_not_enter_the_forecast(pairs, pairs_forecast, folder, edit):
     recorded = pairs_forecast
-    other = write_rows(folder / "states.csv", *_with_states(pairs, edit))
+    other = write_vote_rows(folder / "states.csv", *_with_states(pairs, edit))
     assert by_key(forecast(other, "--draws", "0")["decisions"]) == by_key(recorded["decisions"])
 
 
@@ -166,7 +157,7 @@ def test_score_scores_the_printed_forecast_against_the_files_votes(sample, score
 
 
 def test_score_without_recorded_votes_fails_in_one_line(sample, folder):
-    blank = write_rows(folder / "blank.csv", *_with_states(sample, lambda _: ""))
+    blank = write_vote_rows(folder / "blank.csv", *_with_states(sample, lambda _: ""))
     code, _, output = run(str(blank), "--json", "--draws", "0", "--score")
     assert code == 2, output
     lines = [line for line in output.splitlines() if line.strip()]
@@ -201,7 +192,7 @@ def test_a_vote_after_the_record_is_forecast(sample, folder):
         "resolution": "",
         **{a: "" for a in ACTORS},
     }
-    path = write_rows(folder / "later.csv", fields, [made_up])
+    path = write_vote_rows(folder / "later.csv", fields, [made_up])
     decisions = forecast(path, "--draws", "0")["decisions"]
     assert sorted(d["decider"] for d in decisions) == sorted(ACTORS)
     for d in decisions:

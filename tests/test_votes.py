@@ -12,9 +12,8 @@ from multivector.cli.commands import app
 from multivector.errors import InputError
 from multivector.inputs.library import load_library
 from multivector.inputs.votes import ISSUE_CODES, RECORD_FILE, load_posing, read_votes
-from tests.conftest import ROOT
+from tests.conftest import SHARED_VOTES, write_vote_rows
 
-SHARED = ROOT.parent / "shared" / "facts" / "unga_votes" / "unga_votes_2014_2024.csv"
 RECORD_ROWS = 1032
 """The row count ``shared/facts/unga_votes/README.md`` states."""
 CODES = {"Y": "yes", "N": "no", "A": "abstain"}
@@ -28,17 +27,9 @@ def raw_rows(path: Path) -> tuple[list[str], list[dict[str, str]]]:
         return list(reader.fieldnames or []), list(reader)
 
 
-def write_rows(path: Path, fields: list[str], rows: list[dict[str, str]]) -> Path:
-    with path.open("w", newline="", encoding="utf-8") as handle:
-        writer = csv.DictWriter(handle, fieldnames=fields, extrasaction="ignore")
-        writer.writeheader()
-        writer.writerows(rows)
-    return path
-
-
 @pytest.fixture(scope="module")
 def shared() -> tuple[list[str], list[dict[str, str]]]:
-    return raw_rows(SHARED)
+    return raw_rows(SHARED_VOTES)
 
 
 @pytest.fixture(scope="module")
@@ -115,7 +106,7 @@ def _header_only(fields, rows):
 )
 def test_a_malformed_votes_file_fails_in_one_line(shared, tmp_path, edit, field):
     fields, rows = edit(*_sample(shared))
-    bad = write_rows(tmp_path / "votes.csv", fields, rows)
+    bad = write_vote_rows(tmp_path / "votes.csv", fields, rows)
     result = CliRunner().invoke(app, ["predict", str(bad)])
     assert result.exit_code == 2, result.output
     lines = [line for line in result.output.splitlines() if line.strip()]
@@ -131,7 +122,7 @@ def test_the_record_refuses_held_back_votes_a_users_file_does_not(shared, tmp_pa
     fields, rows = shared
     rows = [dict(r) for r in rows]
     rows[500]["date"] = "2025-01-15"
-    copy = write_rows(tmp_path / "record.csv", fields, rows)
+    copy = write_vote_rows(tmp_path / "record.csv", fields, rows)
     with pytest.raises(InputError) as refused:
         read_votes(copy, record=True)
     assert "2025" in str(refused.value)

@@ -719,14 +719,11 @@ def calibrate(
         in_sample = score(
             [p[0] for p in replay.probabilities(full.estimate[None])], replay.observations
         )
-        loss = (
-            out_of_time.summary()["all"]["model"]["log_loss"]
-            if out_of_time is not None
-            else in_sample["log_loss"]
-        )
         alternatives[name] = {"parameters": len(free), "in_sample": in_sample}
+        loss = in_sample["log_loss"]
         if out_of_time is not None:
             alternatives[name]["rolling_origin"] = out_of_time.summary()["all"]["model"]
+            loss = alternatives[name]["rolling_origin"]["log_loss"]
         candidate = Calibrated(
             name, free, full, covariance, validation, out_of_time, replay, alternatives, until
         )

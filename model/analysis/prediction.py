@@ -19,7 +19,7 @@ from multivector.inputs.library import Library, check_references, date_key, load
 from multivector.inputs.parameters import Parameters
 from multivector.inputs.schema import Episode, EpisodeFile, read_toml, validate
 from multivector.inputs.uncertainty import draw_parameters, point_parameters
-from multivector.inputs.votes import PosedVote, VoteRow, episode_id, load_posing, read_votes
+from multivector.inputs.votes import PosedVote, load_posing, read_votes
 from multivector.runs.replay import replay_record
 
 FIRST_MONTH = parse_month(RECORD_START)
@@ -202,17 +202,16 @@ def predict_file(
 
 def forecast_file(
     path: Path, parameters: Parameters, draws: int = 200, seed: int = 0
-) -> tuple[list[Prediction], MultivectorModel, list[VoteRow]]:
-    """:func:`predict_file`, also returning the finished replay and any vote rows read."""
-    rows: list[VoteRow] = []
+) -> tuple[list[Prediction], MultivectorModel, list[PosedVote]]:
+    """:func:`predict_file`, also returning the finished replay and any votes posed."""
+    posed: list[PosedVote] = []
     forecast_from = None
     if path.suffix.casefold() == ".csv":
-        rows = read_votes(path)
-        posed = [load_posing().pose(row, observed=False) for row in rows]
+        posed = [load_posing().pose(row, observed=False) for row in read_votes(path)]
         library = with_votes(load_library(), posed)
         wanted = {p.episode.id for p in posed}
-        last = max(parse_month(r.date) for r in rows)
-        forecast_from = min(parse_month(r.date) for r in rows)
+        last = max(parse_month(p.row.date) for p in posed)
+        forecast_from = min(parse_month(p.row.date) for p in posed)
         labels = {p.episode.id: p.row.source_id for p in posed}
     else:
         queries = load_queries(path)
@@ -230,7 +229,7 @@ def forecast_file(
     else:
         sets = point_parameters(parameters)
     model = replay_record(parameters, library, sets, last_month=last, forecast_from=forecast_from)
-    return predictions(model, wanted, source_ids=labels), model, rows
+    return predictions(model, wanted, source_ids=labels), model, posed
 
 
 def with_votes(library: Library, posed: list[PosedVote]) -> Library:
@@ -248,7 +247,7 @@ def with_votes(library: Library, posed: list[PosedVote]) -> Library:
 
 
 def score_votes(
-    forecast: list[Prediction], rows: list[VoteRow], model: MultivectorModel, path: Path
+    forecast: list[Prediction], posed: list[PosedVote], model: MultivectorModel, path: Path
 ) -> dict[str, Any]:
     """Score a votes file's forecasts against its recorded votes, beside the baselines.
 
@@ -261,19 +260,17 @@ def score_votes(
     """
     from multivector.analysis.calibration import BASELINES, Observation, breakdown, observations
 
-    first = min(parse_month(r.date) for r in rows)
+    first = min(parse_month(p.row.date) for p in posed)
     training = [o for o in observations(model) if o.month < first]
-    by_id = {episode_id(r.source_id): r for r in rows}
-    posing = load_posing()
+    by_id = {vote.episode.id: vote for vote in posed}
     tested, forecasts = [], []
     for p in forecast:
-        row = by_id.get(p.episode)
-        if row is None:
+        vote = by_id.get(p.episode)
+        if vote is None:
             continue
-        recorded = row.observed()
+        recorded = vote.row.observed()
         if p.decider not in recorded:
             continue
-        family = posing.pose(row, observed=False).family
         partner = {a: recorded.get(a) for a in ("RUS", "CHN")}
         tested.append(
             Observation(
@@ -291,9 +288,9 @@ def score_votes(
                 china=None
                 if p.decider == "CHN" or partner["CHN"] is None
                 else p.options.index(partner["CHN"]),
-                month=parse_month(row.date),
+                month=parse_month(vote.row.date),
                 category="routine",
-                family=family,
+                family=vote.family,
             )
         )
         forecasts.append(p.probabilities)

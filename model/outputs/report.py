@@ -10,7 +10,6 @@ from multivector.analysis.calibration import (
     CATEGORIES,
     Calibrated,
     reliability,
-    score,
     standard_errors,
 )
 from multivector.calendar import month_label
@@ -21,9 +20,7 @@ from multivector.viz.style import ACTOR_COLOURS, pyplot
 def calibration_summary(calibrated: Calibrated, parameter_file: Path, sha256: str) -> dict:
     """Everything ``multivector calibrate --json`` prints."""
     sd = standard_errors(calibrated)
-    replay = calibrated.replay
-    in_sample = [p[0] for p in replay.probabilities(calibrated.fit.estimate[None])]
-    observed = replay.observations
+    observed = calibrated.replay.observations
     return {
         "design": calibrated.design,
         "parameters": len(calibrated.free),
@@ -31,7 +28,7 @@ def calibration_summary(calibrated: Calibrated, parameter_file: Path, sha256: st
         "episodes": len({o.episode for o in observed}),
         "by_category": {c: sum(o.category == c for o in observed) for c in CATEGORIES},
         "fitted_before": None if calibrated.until is None else month_label(calibrated.until),
-        "in_sample": score(in_sample, observed),
+        "in_sample": calibrated.alternatives[calibrated.design]["in_sample"],
         "rolling_origin": None
         if calibrated.out_of_time is None
         else calibrated.out_of_time.summary(),
