@@ -226,6 +226,11 @@ def long_design(tmp_path_factory):
     return design, folder / "reference"
 
 
+def finished_chunks(folder: Path) -> int:
+    """Chunk files renamed into place; a staged one (hidden, still being written) is not one."""
+    return sum(not path.name.startswith(".") for path in folder.glob("*.parquet"))
+
+
 @pytest.mark.parametrize(
     ("how", "workers", "code"),
     [(signal.SIGKILL, "1", -signal.SIGKILL), (signal.SIGINT, "2", 130)],
@@ -243,7 +248,7 @@ def test_interrupted_sweep_resumes_to_the_same_results(long_design, tmp_path, ho
         command, start_new_session=True, cwd=ROOT, stderr=subprocess.PIPE, text=True
     )
     deadline = time.monotonic() + 120
-    while time.monotonic() < deadline and len(list((out / "outcomes").glob("*.parquet"))) < 2:
+    while time.monotonic() < deadline and finished_chunks(out / "outcomes") < 2:
         time.sleep(0.05)
     if how == signal.SIGKILL:
         os.killpg(process.pid, how)  # the whole process group, workers too
@@ -255,7 +260,7 @@ def test_interrupted_sweep_resumes_to_the_same_results(long_design, tmp_path, ho
         assert stderr.strip().splitlines() == [
             f"interrupted: finished chunks are kept in {out}/; run again with --resume"
         ]
-    kept = len(list((out / "runs").glob("*.parquet")))
+    kept = finished_chunks(out / "runs")
     assert 2 <= kept < LONG_SAMPLES and not (out / "complete.json").exists()
     result = CliRunner().invoke(
         app, ["sweep", str(design.path), "--resume", "--chunk-runs", "15", "--out", str(out),

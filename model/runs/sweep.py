@@ -507,9 +507,15 @@ def _run_local(
                         yield task, None, f"{type(error).__name__}: {error}"
         except BaseException:
             processes = list((getattr(pool, "_processes", None) or {}).values())
+            manager = getattr(pool, "_executor_manager_thread", None)
             pool.shutdown(wait=False, cancel_futures=True)
             for process in processes:
                 process.kill()  # do not wait for running chunks on Ctrl-C
+            if manager is not None:
+                # the pool's thread sees the killed workers and closes its wake-up pipe; joined
+                # here, so the interpreter's exit hook cannot write to that pipe as it closes
+                # (CPython 3.12.1 races there and prints an EBADF traceback)
+                manager.join(timeout=30)
             raise
 
 
