@@ -8,7 +8,7 @@ Example::
 
     import multivector as mv
 
-    history = mv.run("scenarios/history_2014_2024.toml", replicates=50, seed=7)
+    history = mv.run("scenarios/history_2014_2026.toml", replicates=50, seed=7)
     history.trajectories  # one row per replicate and month (pandas)
     history.summary["alignment_by_year"]
     history.fan_chart()  # a matplotlib figure
@@ -379,7 +379,7 @@ def calibrate(
 
     Writes the calibrated parameter file (by default the one every run uses) and, unless
     ``report`` is None, the report with its figures. The headline validation is out of time
-    (rolling origin, 2016-2024); leave-one-episode-out over the library is the second figure.
+    (rolling origin, 2016-2026); leave-one-episode-out over the library is the second figure.
 
     Args:
         out: The calibrated file to write (default: the shipped calibrated file).

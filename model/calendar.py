@@ -5,7 +5,7 @@ import re
 
 RECORD_START = "2014-01"
 """The first month of the documented record."""
-RECORD_END = "2024-12"
+RECORD_END = "2026-03"
 """The last month of the documented record."""
 
 _MONTH = re.compile(r"^(\d{4})-(\d{2})(?:-(\d{2}))?$")

@@ -8,7 +8,7 @@ import pytest
 from multivector.inputs.scenario import Scenario, load_scenario
 
 ROOT = Path(__file__).resolve().parent.parent
-HISTORY = ROOT / "scenarios" / "history_2014_2024.toml"
+HISTORY = ROOT / "scenarios" / "history_2014_2026.toml"
 SHARED_VOTES = ROOT.parent / "shared" / "facts" / "unga_votes" / "unga_votes_2014_2024.csv"
 """The shared record of recorded UN votes the project's copy was taken from."""
 

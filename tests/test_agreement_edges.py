@@ -36,8 +36,9 @@ def test_the_recorder_keeps_copies_of_the_relations_only_when_asked():
     kept, plain = Recorder(keep_relations=True), Recorder()
     states = [_state(rng) for _ in range(3)]
     for month, (relation, dependence) in enumerate(states, start=100):
-        kept.observe(month, relation, dependence)
-        plain.observe(month, relation, dependence)
+        structural = np.full((6, 6), 0.1)
+        kept.observe(month, relation, dependence, structural)
+        plain.observe(month, relation, dependence, structural)
         relation[:] = 0.0  # the caller's arrays change in place next month
         dependence[:] = 0.0
     rng = np.random.default_rng(4)

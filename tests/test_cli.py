@@ -46,10 +46,10 @@ def test_history_run_writes_all_outputs_with_sane_values(history_outputs):
     summary = json.loads(stdout)
     assert summary == json.loads((out / "summary.json").read_text())
     assert summary["seed"] == 7 and summary["replicates"] == 30
-    assert summary["scenario"]["name"] == "history_2014_2024"
+    assert summary["scenario"]["name"] == "history_2014_2026"
     assert len(summary["parameters"]["sha256"]) == 64 and summary["package_version"]
     years = [row["year"] for row in summary["alignment_by_year"]]
-    assert years == list(range(2014, 2025))
+    assert years == list(range(2014, 2027))  # each December, and March 2026 for the last year
     for row in summary["alignment_by_year"]:
         for pole in ("RUS", "CHN", "USA"):
             q = row[pole]
@@ -61,9 +61,12 @@ def test_history_run_writes_all_outputs_with_sane_values(history_outputs):
         if d["posed_share"] > 0:
             assert abs(sum(d["probabilities"].values()) - 1) < 1e-3
     assert summary["un_votes"]["KAZ-RUS"]["votes"] >= 10
+    validity = summary["face_validity"]
+    assert validity["judged"] == len(validity["periods"]) >= 12
+    assert 0 <= validity["agreeing"] <= validity["judged"]
 
     trajectories = pq.read_table(out / "trajectories.parquet")
-    assert trajectories.num_rows == 30 * 132
+    assert trajectories.num_rows == 30 * (12 * 12 + 3)  # January 2014 to March 2026
     dependence = trajectories.select(
         [f"dependence_{c}" for c in ("RUS", "USA", "CHN", "BLR", "UKR")]
     ).to_pandas()
@@ -84,7 +87,7 @@ def test_bad_scenario_is_one_line_and_exit_2(tmp_path):
         "syntax.toml": "name = \n",
         "empty.toml": "",
         "unknown.toml": HISTORY.read_text() + "\nfavourite_colour = 'blue'\n",
-        "date.toml": HISTORY.read_text().replace('end = "2024-12"', 'end = "2024-13"'),
+        "date.toml": HISTORY.read_text().replace('end = "2026-03"', 'end = "2026-13"'),
     }
     for name, text in cases.items():
         path = tmp_path / name

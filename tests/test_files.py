@@ -29,7 +29,7 @@ def test_a_file_set_appears_whole_or_not_at_all(tmp_path):
 
 def test_scenario_is_hashed_as_read_not_after(tmp_path):
     """A scenario file edited after loading is still recorded as it was parsed."""
-    original = (ROOT / "scenarios/history_2014_2024.toml").read_bytes()
+    original = (ROOT / "scenarios/history_2014_2026.toml").read_bytes()
     path = tmp_path / "history.toml"
     path.write_bytes(original)
     spec = load_scenario(path)

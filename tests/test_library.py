@@ -4,6 +4,7 @@ from pathlib import Path
 import pytest
 
 from multivector.actors import ACTORS, INDEX
+from multivector.calendar import RECORD_END, RECORD_START, parse_month
 from multivector.inputs.library import compile_plan, load_library
 from multivector.inputs.schema import ISSUE_TAGS
 from multivector.inputs.structure import build_structure, load_structure
@@ -51,7 +52,7 @@ def test_seed_sources_exist(library):
 
 
 def test_every_observed_choice_is_an_option_of_its_decision(library):
-    structure = build_structure(2014 * 12, 2024 * 12 + 11)
+    structure = build_structure(parse_month(RECORD_START), parse_month(RECORD_END))
     observed = 0
     for episode in library.episodes.values():
         members = list(range(6))
@@ -112,3 +113,28 @@ def test_a_votes_sponsors_want_yes_and_its_target_wants_no():
             assert vote.approval[row].tolist() == wanted[code], code
         else:
             assert not vote.stake[row], code
+
+
+def test_every_year_of_the_record_has_documented_episodes(library):
+    """The library reaches the last month the facts cover, with no year left empty."""
+    years = {parse_month(e.date) // 12 for e in library.episodes.values() if e.kind != "un_vote"}
+    first, last = parse_month(RECORD_START) // 12, parse_month(RECORD_END) // 12
+    assert set(range(first, last + 1)) <= years
+    assert max(parse_month(e.date) for e in library.episodes.values()) <= parse_month(RECORD_END)
+
+
+def test_every_episode_file_gives_a_reason_for_each_approval():
+    """Each ``approval =`` line of an episode file is preceded by a ``# why:`` note."""
+    from multivector.inputs.library import EPISODES
+
+    files = sorted(EPISODES.glob("*.toml"))
+    assert len(files) >= 5
+    for path in files:
+        lines = path.read_text().splitlines()
+        for number, line in enumerate(lines):
+            if not line.startswith("approval ="):
+                continue
+            above = number - 1
+            while above >= 0 and lines[above].startswith("#") and "why:" not in lines[above]:
+                above -= 1  # a why note may run over several comment lines
+            assert above >= 0 and lines[above].startswith("# why:"), f"{path.name}:{number + 1}"

@@ -49,7 +49,7 @@ def test_the_calibrated_file_is_what_runs_use_by_default(parameters):
             "-m",
             "multivector",
             "run",
-            "scenarios/history_2014_2024.toml",
+            "scenarios/history_2014_2026.toml",
             "--replicates",
             "2",
             "--out",

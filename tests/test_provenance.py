@@ -83,7 +83,7 @@ def check_run_provenance(meta: dict) -> None:
     """Every documented provenance field of a run of the history at seed 3, 5 replicates."""
     spec = tomllib.loads(HISTORY.read_text())
     scenario = meta["scenario"]
-    assert scenario["name"] == spec["name"] == "history_2014_2024"
+    assert scenario["name"] == spec["name"] == "history_2014_2026"
     assert scenario["question"] == spec["question"]
     assert Path(scenario["file"]).resolve() == HISTORY.resolve()
     assert scenario["sha256"] == sha256(HISTORY)

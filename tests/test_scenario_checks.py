@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 import multivector.inputs.scenario as scenario_module
+from multivector.calendar import RECORD_END, RECORD_START
 from multivector.errors import InputError
 from multivector.inputs.parameters import DOCUMENTED_DEFAULTS
 from multivector.inputs.scenario import (
@@ -155,8 +156,8 @@ def test_the_default_scenario_is_the_documented_record():
     schema's default (the file picks its own)."""
     scenario = default_scenario()
     history = load_scenario(HISTORY)
-    assert (scenario.name, scenario.start, scenario.end) == (history.name, "2014-01", "2024-12")
-    assert (history.start, history.end) == ("2014-01", "2024-12")
+    assert (scenario.name, scenario.start, scenario.end) == (history.name, "2014-01", "2026-03")
+    assert (history.start, history.end) == (RECORD_START, RECORD_END)
     assert scenario.seed == Scenario.model_fields["seed"].default == 0
     assert "Kazakhstan" in scenario.question
 

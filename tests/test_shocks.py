@@ -131,8 +131,8 @@ def test_paired_runs_are_identical_before_the_shock_and_drift_after(history):
     paired = compare(
         history,
         shocked,
-        baseline_file=ROOT / "scenarios/history_2014_2024.toml",
-        scenario_file=ROOT / "scenarios/history_2014_2024.toml",
+        baseline_file=ROOT / "scenarios/history_2014_2026.toml",
+        scenario_file=ROOT / "scenarios/history_2014_2026.toml",
         replicates=30,
         seed=3,
     )
@@ -235,9 +235,9 @@ def test_shipped_scenario_asks_its_question_and_moves_kazakhstan(path, tmp_path)
     assert path.read_text().startswith("# What if")
     spec = load_scenario(path)
     paired = compare(
-        load_scenario(ROOT / "scenarios/history_2014_2024.toml"),
+        load_scenario(ROOT / "scenarios/history_2014_2026.toml"),
         spec,
-        baseline_file=ROOT / "scenarios/history_2014_2024.toml",
+        baseline_file=ROOT / "scenarios/history_2014_2026.toml",
         scenario_file=path,
         replicates=40,
         seed=7,
@@ -260,7 +260,7 @@ def test_compare_command_writes_drift_files(tmp_path):
         app,
         [
             "compare",
-            str(ROOT / "scenarios/history_2014_2024.toml"),
+            str(ROOT / "scenarios/history_2014_2026.toml"),
             str(ROOT / "scenarios/us_secondary_sanctions_2023.toml"),
             "--replicates",
             "20",

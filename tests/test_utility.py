@@ -27,7 +27,7 @@ from multivector.core.utility import (
 from multivector.inputs.library import Decision, plain_agreement
 from multivector.inputs.parameters import TERMS
 
-HISTORY = Path(__file__).resolve().parent.parent / "scenarios" / "history_2014_2024.toml"
+HISTORY = Path(__file__).resolve().parent.parent / "scenarios" / "history_2014_2026.toml"
 
 # dependence D[i, j]: how much i depends on j (row i is i's shares)
 D = np.array(

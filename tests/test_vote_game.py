@@ -20,7 +20,7 @@ from multivector.core.model import MultivectorModel
 from multivector.inputs.library import VOTE_AGREEMENT
 from multivector.inputs.scenario import load_scenario
 
-HISTORY = Path(__file__).resolve().parent.parent / "scenarios" / "history_2014_2024.toml"
+HISTORY = Path(__file__).resolve().parent.parent / "scenarios" / "history_2014_2026.toml"
 
 # the order of the utility terms, written out here rather than imported
 PARTNER, STAKE, PRINCIPLE, AUTONOMY, PRESTIGE, MATERIAL, MOOD, CONSISTENCY = range(8)

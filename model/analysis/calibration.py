@@ -25,7 +25,7 @@ import numpy as np
 from scipy.optimize import minimize
 
 from multivector.actors import ACTORS, INDEX
-from multivector.calendar import month_index
+from multivector.calendar import RECORD_END, month_index, parse_month
 from multivector.core.choice import tremble
 from multivector.core.model import MultivectorModel
 from multivector.inputs.library import Library, load_library
@@ -410,8 +410,9 @@ def reliability(
 
 # --- out of time: rolling origin ----------------------------------------------------------
 
-ORIGINS = tuple(range(2016, 2025))
-"""Origin years of the rolling-origin validation (each fitted on everything before it)."""
+ORIGINS = tuple(range(2016, parse_month(RECORD_END) // 12 + 1))
+"""Origin years of the rolling-origin validation (each fitted on everything before it), to the
+record's last year (2026: its first quarter)."""
 
 
 @dataclass
@@ -458,7 +459,7 @@ def origin_replay(free: list[Free], prior: Parameters, library: Library, year: i
         free,
         prior,
         library,
-        scenario=history_scenario(month_index(year, 12)),
+        scenario=history_scenario(min(month_index(year, 12), parse_month(RECORD_END))),
         forecast_from=month_index(year, 1),
     )
 

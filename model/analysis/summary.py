@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 
 from multivector.actors import ACTORS, INDEX, KAZAKHSTAN, POLES
-from multivector.analysis.patterns import evaluate
+from multivector.analysis import face_validity, patterns
 from multivector.calendar import month_label, month_year, year_ends
 from multivector.core.observation import (
     POLE_INDEX,
@@ -183,5 +183,6 @@ def summarise(run: Run, meta: dict[str, Any]) -> dict[str, Any]:
         "fit_to_record": fit_to_record(decisions),
         "un_votes": vote_scores(run),
         "un_votes_by_year": vote_scores_by_year(run),
-        "patterns": evaluate(run),
+        "patterns": patterns.evaluate(run),
+        "face_validity": face_validity.evaluate(run),
     }

@@ -34,7 +34,7 @@ from multivector.keys import is_reaction_to
 
 SCENARIO_DIR = Path(__file__).resolve().parents[2] / "scenarios"  # the repository's scenarios/
 """The shipped scenario files (beside the package in a source checkout)."""
-DEFAULT_SCENARIO = "history_2014_2024.toml"
+DEFAULT_SCENARIO = "history_2014_2026.toml"
 TEACHING_REPLICATES = 100
 """Replicates a class sees by default: enough for a fan, fast enough to step at once."""
 SHOCK_PREFIX = "shock:"
@@ -74,7 +74,7 @@ def scenario_file_of(text: str) -> str:
 
 @cache
 def scenario_for(name: str) -> Scenario:
-    """Load a scenario file by name or label (the record 2014-2024 if it is not shipped)."""
+    """Load a scenario file by name or label (the whole record if it is not shipped)."""
     name = scenario_file_of(name)
     if name == DEFAULT_SCENARIO and not (SCENARIO_DIR / name).is_file():
         from multivector.inputs.scenario import default_scenario

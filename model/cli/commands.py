@@ -135,6 +135,40 @@ def _print_summary(summary: dict[str, Any]) -> None:
             )
         console.print(scores)
     _print_agreement_by_year(summary["un_votes_by_year"])
+    _print_face_validity(summary["face_validity"])
+
+
+def _print_face_validity(validity: dict[str, Any]) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    if not validity["periods"]:
+        return
+    table = Table(
+        title="Face validity: documented warming and cooling (model/data/periods.toml) beside "
+        "the model's median change of alignment, and the episodes' push beyond relaxation"
+    )
+    table.add_column("period", no_wrap=True)
+    table.add_column("months")
+    table.add_column("record")
+    for column in ("change", "push", "pushed so"):
+        table.add_column(column, justify="right")
+    for row in validity["periods"]:
+        months = row["start"] if row["start"] == row["end"] else f"{row['start']}/{row['end']}"
+        table.add_row(
+            row["id"],
+            months,
+            f"{row['pole']} {row['record']}",
+            f"{row['model_median_change']:+.3f}",
+            f"{row['episodes_push']:+.3f} {'✓' if row['agrees'] else '✗'}",
+            f"{row['share_pushed_as_recorded']:.0%}",
+        )
+    console = Console()
+    console.print(table)
+    console.print(
+        f"Face validity: the episodes push Kazakhstan the recorded way in {validity['agreeing']} "
+        f"of {validity['judged']} periods ({validity['agreement']:.0%})."
+    )
 
 
 def _print_agreement_by_year(by_year: dict[str, dict[str, Any]]) -> None:
@@ -224,7 +258,7 @@ def calibrate(
         bool, typer.Option(help="Also cross-validate leave one episode out (the second figure).")
     ] = True,
     rolling_origin: Annotated[
-        bool, typer.Option(help="Validate out of time, rolling origin 2016-2024 (the headline).")
+        bool, typer.Option(help="Validate out of time, rolling origin 2016-2026 (the headline).")
     ] = True,
     design: Annotated[
         list[str] | None, typer.Option(help="Design(s) to compare (default: actors).")

@@ -326,7 +326,9 @@ class MultivectorModel(mesa.Model):
             self.enact(plan, mask)
         for decision, mask in self.reactions_due.pop(self.month, []):
             self.pose(decision, mask)
-        self.recorder.observe(self.month, self.world.relation, self.dependence_now())
+        self.recorder.observe(
+            self.month, self.world.relation, self.dependence_now(), self.baseline_now()
+        )
         if self.month >= self.last_month:
             self.running = False
 

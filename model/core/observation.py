@@ -56,6 +56,8 @@ class Recorder:
         dependence: Kazakhstan's dependence shares on each state each month, (M, R, 6).
         relations: All relations each month, shape (M, R, 6, 6), if kept.
         decisions: Every decision posed, in order.
+        structural: Kazakhstan's structural relation toward each state each month, (M, 6):
+            the level its relations relax toward.
     """
 
     keep_relations: bool = False
@@ -64,10 +66,14 @@ class Recorder:
     dependence: list[np.ndarray] = field(default_factory=list)
     relations: list[np.ndarray] = field(default_factory=list)
     decisions: list[DecisionRecord] = field(default_factory=list)
+    structural: list[np.ndarray] = field(default_factory=list)
 
-    def observe(self, month: int, relation: np.ndarray, dependence: np.ndarray) -> None:
-        """Record the state at the end of a month."""
+    def observe(
+        self, month: int, relation: np.ndarray, dependence: np.ndarray, structural: np.ndarray
+    ) -> None:
+        """Record the state at the end of a month (``structural``: that month's (6, 6) level)."""
         self.months.append(month)
+        self.structural.append(structural[KAZAKHSTAN].copy())
         self.alignment.append(relation[:, KAZAKHSTAN, :].copy())
         self.dependence.append(dependence[:, KAZAKHSTAN, :].copy())
         if self.keep_relations:
@@ -76,6 +82,10 @@ class Recorder:
     def alignment_array(self) -> np.ndarray:
         """Kazakhstan's alignment toward every state, shape (M, R, 6)."""
         return np.stack(self.alignment)
+
+    def structural_array(self) -> np.ndarray:
+        """Kazakhstan's structural relation toward every state, shape (M, 6)."""
+        return np.stack(self.structural)
 
     def dependence_array(self) -> np.ndarray:
         """Kazakhstan's dependence shares on every state, shape (M, R, 6)."""

@@ -16,6 +16,15 @@ def bounded_step(value: np.ndarray, push: np.ndarray) -> np.ndarray:
     return value + push * (1.0 - np.sign(push) * value)
 
 
+def relaxed(value: np.ndarray, baseline: np.ndarray, rate: float) -> np.ndarray:
+    """One month's pull of relations (or moods) part of the way back to the structural level.
+
+    Also what the face-validity check takes away from a period's change, so that it judges the
+    episodes' push and not this drift.
+    """
+    return value + rate * (baseline - value)
+
+
 @dataclass
 class World:
     """Relations, moods, dependence shifts and each actor's record of choices.
@@ -96,8 +105,8 @@ class World:
         One array operation for all six states (it was one per state agent: a tenth of a run's
         time, measured in benchmarks/README.md).
         """
-        self.relation += rate * (baseline - self.relation)
-        self.mood += mood_rate * (baseline - self.mood)
+        self.relation = relaxed(self.relation, baseline, rate)
+        self.mood = relaxed(self.mood, baseline, mood_rate)
 
     def apply(self, effect: Effect, weight: np.ndarray) -> None:
         """Apply a structural effect, scaled per replicate by ``weight``.

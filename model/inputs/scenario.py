@@ -227,10 +227,10 @@ def scenario_parameters(scenario: Scenario, path: Path | None = None) -> "Parame
 
 
 def default_scenario() -> Scenario:
-    """The documented record 2014-2024, for interactive use without a file."""
+    """The documented record to its last month, for interactive use without a file."""
     return Scenario(
-        name="history_2014_2024",
-        question="How did Kazakhstan balance between Russia, China and the US, 2014-2024?",
+        name="history_2014_2026",
+        question="How did Kazakhstan balance between Russia, China and the US, 2014-2026?",
         start=RECORD_START,
         end=RECORD_END,
         seed=0,

@@ -321,6 +321,8 @@ TieKind = Literal[
     "strategic_partnership",
     "armed_conflict",
     "sanctions",
+    "brics",
+    "friendship_treaty",
 ]
 
 

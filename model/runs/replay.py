@@ -15,7 +15,7 @@ from multivector.inputs.uncertainty import point_parameters
 
 
 def history_scenario(last_month: int | None = None) -> Scenario:
-    """The documented record as a scenario, to ``last_month`` (the end of 2024 if None)."""
+    """The documented record as a scenario, to ``last_month`` (RECORD_END if None)."""
     end = RECORD_END if last_month is None else month_label(last_month)
     return Scenario(
         name="record",
@@ -42,7 +42,7 @@ def replay_record(
             the weights of a batch of one.
         library: The episode library to replay.
         parameter_sets: Per-replicate weights and precisions, one replicate per vector.
-        last_month: Extend the replay to this month (for episodes after 2024).
+        last_month: Extend the replay to this month (for episodes after the record's last month).
         scenario: The span to replay (the record, extended to ``last_month``, if None).
         forecast_from: The month from which no documented choice is imposed (all forecast).
     """

@@ -77,6 +77,10 @@ class Run:
         """Kazakhstan's dependence shares on every state, shape (M, R, 6), all chunks."""
         return self._dependence
 
+    def structural(self) -> np.ndarray:
+        """Kazakhstan's structural relation toward every state each month, shape (M, 6)."""
+        return self.chunks[0].structural_array()
+
     def decisions(self) -> list[PosedDecision]:
         """Every decision posed in any chunk, with its records joined over all replicates.
 

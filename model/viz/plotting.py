@@ -87,6 +87,10 @@ def fan_chart(run: Run, path: Path) -> Path:
     return path
 
 
+KEY_LINES = 55
+"""Episodes the fan chart's key lists in one column at 7 pt; a longer record takes two."""
+
+
 def fan_figure(run: Run) -> "Figure":
     """Kazakhstan's alignment toward Russia, China and the US as a fan chart.
 
@@ -99,8 +103,13 @@ def fan_figure(run: Run) -> "Figure":
     alignment = run.alignment()  # (M, R, 6)
     x = np.array([month_fraction(m) for m in run.months])
     marks = episode_marks(run)
-    fig = plt.figure(figsize=(16, 9))
-    grid = fig.add_gridspec(2, 2, width_ratios=[2.35, 1], height_ratios=[3.3, 1.7], hspace=0.08)
+    # a long record (the history to 2026 has about 90 episodes) gets a key in two columns on a
+    # wider figure, so that every line stays at a readable size
+    columns = 1 if len(marks) <= KEY_LINES else 2
+    fig = plt.figure(figsize=(16, 9) if columns == 1 else (20, 9))
+    grid = fig.add_gridspec(
+        2, 2, width_ratios=[2.35, columns], height_ratios=[3.3, 1.7], hspace=0.08
+    )
     ax = fig.add_subplot(grid[0, 0])
     strip = fig.add_subplot(grid[1, 0], sharex=ax)
     key = fig.add_subplot(grid[:, 1])
@@ -152,22 +161,25 @@ def fan_figure(run: Run) -> "Figure":
 
     key.axis("off")
     key.set_title("Key: episode (Kazakhstan's recorded choice)", fontsize=10, loc="left")
+    title_width = 38 if columns == 1 else 34
     lines = [
-        f"{n:>2}  {m.month}  {_shorten(m.title, 38)}"
-        + (f"  ({m.observed.replace('_', ' ')})" if m.observed else "")
+        f"{n:>2}  {m.month}  {_shorten(m.title, title_width)}"
+        + (f"  ({_shorten(m.observed.replace('_', ' '), 24)})" if m.observed else "")
         for n, m in enumerate(marks, start=1)
     ]
-    size = 7.0 if len(lines) <= 55 else 6.0
-    key.text(
-        0,
-        1,
-        "\n".join(lines),
-        fontsize=size,
-        family="monospace",
-        va="top",
-        transform=key.transAxes,
-        linespacing=1.35,
-    )
+    per_column = -(-len(lines) // columns)
+    size = 7.0 if columns == 1 and per_column <= KEY_LINES else 6.0
+    for column in range(columns):
+        key.text(
+            column / columns,
+            1,
+            "\n".join(lines[column * per_column : (column + 1) * per_column]),
+            fontsize=size,
+            family="monospace",
+            va="top",
+            transform=key.transAxes,
+            linespacing=1.35,
+        )
     fig.subplots_adjust(left=0.06, right=0.99, top=0.92, bottom=0.07, wspace=0.04)
     return fig
 
