@@ -16,6 +16,7 @@ from typer.testing import CliRunner
 
 from multivector.cli.commands import app
 from multivector.core.model import MultivectorModel
+from multivector.files import STAGED_GLOB
 from multivector.inputs.experiment import load_experiment
 from multivector.inputs.scenario import load_scenario, scenario_parameters
 from multivector.runs.sweep import TABLES, sweep
@@ -227,8 +228,8 @@ def long_design(tmp_path_factory):
 
 
 def finished_chunks(folder: Path) -> int:
-    """Chunk files renamed into place; a staged one (hidden, still being written) is not one."""
-    return sum(not path.name.startswith(".") for path in folder.glob("*.parquet"))
+    """Chunk files renamed into place; a staged one (still being written) is not one."""
+    return len(set(folder.glob("*.parquet")) - set(folder.glob(STAGED_GLOB)))
 
 
 @pytest.mark.parametrize(

@@ -168,7 +168,7 @@ def fan_figure(run: Run) -> "Figure":
         for n, m in enumerate(marks, start=1)
     ]
     per_column = -(-len(lines) // columns)
-    size = 7.0 if columns == 1 and per_column <= KEY_LINES else 6.0
+    size = 7.0 if columns == 1 else 6.0
     for column in range(columns):
         key.text(
             column / columns,
