@@ -31,6 +31,7 @@ API = (
     "calibrate",
     "predict",
     "episodes",
+    "statics",
     "RunResult",
     "ComparisonResult",
     "SweepResults",
@@ -47,6 +48,7 @@ if TYPE_CHECKING:
         open_sweep,
         predict,
         run,
+        statics,
         sweep,
     )
 

@@ -530,3 +530,42 @@ def episodes(*, parameters: "str | Path | Parameters | None" = None) -> Forecast
     loaded = load_parameters(parameters)
     rows = [p.as_dict() for p in predictions(replay_record(loaded, load_library()))]
     return Forecast(loaded, rows)
+
+
+# --- comparative statics ------------------------------------------------------------------
+
+
+def statics(
+    file: str | Path = "experiments/statics.toml",
+    *,
+    replicates: int | None = None,
+    only: list[str] | None = None,
+    progress: Callable[[str], None] | None = None,
+) -> dict[str, Any]:
+    """Measure a comparative-statics file: does each lever move its outcome the way it should?
+
+    Args:
+        file: The statics file (``experiments/statics.toml``, docs/scenarios.md).
+        replicates: Replicates per lever value (the file's if None).
+        only: Measure only the rows with these ids.
+        progress: Called with each row's id once it is measured.
+
+    Returns:
+        The report ``multivector statics --json`` prints: per row the lever's values, the
+        measured outcome at each, the change, and whether it passed.
+
+    Raises:
+        InputError: If the file, a row's scenario, lever or outcome is invalid, or ``only``
+            names a row the file does not have.
+    """
+    from multivector.analysis.statics import measure
+    from multivector.errors import InputError
+    from multivector.inputs.statics import load_statics
+
+    loaded = load_statics(Path(file))
+    known = {row.id for row in loaded.spec.row}
+    for position, name in enumerate(only or []):
+        if name not in known:
+            raise InputError(Path(file), f"only[{position}]", f"no row '{name}' in the file")
+    report = None if progress is None else (lambda row: progress(row.id))
+    return measure(loaded, replicates=replicates, only=only, progress=report)

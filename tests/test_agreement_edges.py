@@ -37,8 +37,9 @@ def test_the_recorder_keeps_copies_of_the_relations_only_when_asked():
     states = [_state(rng) for _ in range(3)]
     for month, (relation, dependence) in enumerate(states, start=100):
         structural = np.full((6, 6), 0.1)
-        kept.observe(month, relation, dependence, structural)
-        plain.observe(month, relation, dependence, structural)
+        extra = {"mood": relation, "transit": dependence}
+        kept.observe(month, relation, dependence, structural, **extra)
+        plain.observe(month, relation, dependence, structural, **extra)
         relation[:] = 0.0  # the caller's arrays change in place next month
         dependence[:] = 0.0
     rng = np.random.default_rng(4)

@@ -103,9 +103,37 @@ def test_intensity_scales_stakes_and_is_clipped():
     double = compile_shock(scenario(fields | {"scope": "trade", "intensity": 2.0}).shock[0]).onset
     one, two = single.decision[0].option[1], double.decision[0].option[1]  # comply_without_joining
     assert two.approval["USA"] == pytest.approx(2 * one.approval["USA"])
-    assert two.material == pytest.approx(2 * one.material)
     assert double.decision[0].option[0].approval["USA"] == 1.0  # 0.8 * 2 clipped
     assert double.effects[0].delta == pytest.approx(2 * single.effects[0].delta)
+
+
+def test_fixed_stakes_do_not_grow_with_intensity():
+    """The penalty of circumvention scales; its trade gain and Russia's gratitude do not."""
+    fields = {"kind": "sanctions", "imposer": "USA", "target": "RUS", "secondary": ["KAZ"]}
+    by_intensity = {
+        x: compile_shock(scenario(fields | {"scope": "trade", "intensity": x}).shock[0]).onset
+        for x in (0.0, 1.0, 2.0)
+    }
+    circumvent = {x: e.decision[0].option[2] for x, e in by_intensity.items()}
+    assert [circumvent[x].material for x in (0.0, 1.0, 2.0)] == pytest.approx([0.2, -0.3, -0.8])
+    assert {circumvent[x].approval["RUS"] for x in circumvent} == {0.6}
+    assert [circumvent[x].approval["USA"] for x in (0.0, 1.0)] == pytest.approx([0.0, -0.8])
+    join = {x: e.decision[0].option[0] for x, e in by_intensity.items()}
+    assert {join[x].material for x in join} == {-0.5}
+
+
+def test_monthly_stakes_are_weighed_over_the_duration():
+    """Waiting out a blockade costs its monthly loss times the months it is set to last."""
+    fields = {k: v for k, v in EXAMPLES["transit_restriction"].items() if k != "duration_months"}
+    options = {}
+    for months in (1, 6):
+        shock = scenario({"kind": "transit_restriction", **fields, "duration_months": months})
+        options[months] = {
+            o.name: o for o in compile_shock(shock.shock[0]).onset.decision[0].option
+        }
+    assert options[1]["seek_exemption"].material == pytest.approx(-0.05)
+    assert options[6]["seek_exemption"].material == pytest.approx(-0.30)
+    assert options[6]["reroute"].material == pytest.approx(-0.15 - 0.12)
 
 
 def test_for_each_role_poses_one_decision_per_actor():

@@ -77,8 +77,8 @@ low = 0.05
 high = 0.3
 
 [[outcome]]
-name = "circumvents"
-all = [{ decision = "pressure/compliance-kaz", actor = "KAZ", chose = ["help_circumvent"] }]
+name = "complies"
+all = [{ decision = "pressure/compliance-kaz", actor = "KAZ", chose = ["comply_without_joining"] }]
 
 [keep]
 months = "all"
@@ -323,7 +323,7 @@ def test_outcomes_agree_with_the_choices(reference):
     decisions = results.decision_means()
     chosen = decisions[
         (decisions["decision"] == "pressure/compliance-kaz")
-        & (decisions["option"] == "help_circumvent")
+        & (decisions["option"] == "comply_without_joining")
     ].sort_values("sample")
     assert np.array_equal(outcomes["share"].to_numpy(), chosen["chosen_share"].to_numpy())
     assert outcomes["share"].between(0, 1).all() and outcomes["share"].std() > 0

@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 
-from multivector.actors import ACTORS, POLES
+from multivector.actors import ACTORS, INDEX, POLES
 from multivector.analysis.summary import quantiles
 from multivector.calendar import month_label, month_year, year_ends
 from multivector.runs.compare import Comparison
@@ -127,6 +127,53 @@ def scenario_decisions(run: Run) -> list[dict[str, Any]]:
     return rows
 
 
+def _medians(run: Run, position: int) -> dict[str, float]:
+    """Median alignment toward, and transit share through, each pole at one month."""
+    alignment, transit = run.alignment()[position], run.transit()[position]
+    out = {}
+    for pole in POLES:
+        out[f"alignment_{pole}"] = round(float(np.median(alignment[:, INDEX[pole]])), 4)
+    for pole in POLES:
+        out[f"transit_{pole}"] = round(float(np.median(transit[:, INDEX[pole]])), 4)
+    return out
+
+
+def lasting_shock_paths(comparison: Comparison) -> list[dict[str, Any]]:
+    """For each scheduled shock that lasts: the state before, during and after it.
+
+    Per month from the one before onset to the month it ends (or the span's end, if it lasts
+    beyond it), then the span's last month:
+    the median alignment toward each pole and share of exports crossing it, in both runs.
+    This is where a blockade's grip shows: whether alignment heals while it lasts and whether
+    the cargo it rerouted stays rerouted.
+    """
+    months = comparison.months
+    rows = []
+    for shock in comparison.scenario.scenario.shock:
+        scheduled = shock.hazard is None and shock.probability is None
+        if shock.duration_months is None or not scheduled:
+            continue  # a chance shock's medians would mix replicates with and without it
+        first = shock.first_month - months[0]
+        end = first + shock.duration_months  # the month it ends (maybe after the span)
+        last = min(end, len(months) - 1)
+        positions = [*range(max(first - 1, 0), last + 1), len(months) - 1]
+        path = []
+        for position in dict.fromkeys(positions):
+            phase = "before" if position < first else "during" if position < end else "ends"
+            if position > end:
+                phase = "after"
+            path.append(
+                {
+                    "month": month_label(months[position]),
+                    "phase": phase,
+                    "baseline": _medians(comparison.baseline, position),
+                    "scenario": _medians(comparison.scenario, position),
+                }
+            )
+        rows.append({"shock": shock.name, "duration_months": shock.duration_months, "path": path})
+    return rows
+
+
 def drift_summary(comparison: Comparison) -> dict[str, Any]:
     """Everything drift.json holds."""
     drift = comparison.drift()
@@ -154,6 +201,7 @@ def drift_summary(comparison: Comparison) -> dict[str, Any]:
             "month": month_label(comparison.months[m]),
             "median": round(float(medians[m, p]), 4),
         },
+        "lasting_shocks": lasting_shock_paths(comparison),
         "moved_decisions": moved,
         "scenario_decisions": own,
     }

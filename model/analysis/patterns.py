@@ -32,7 +32,9 @@ class TrendCheck(Strict):
     """The median of a trajectory column moves in ``direction`` between two months."""
 
     kind: Literal["trend"]
-    metric: str = Field(pattern=r"^(alignment|dependence)_(RUS|USA|CHN|BLR|UKR)$|^balance$")
+    metric: str = Field(
+        pattern=r"^(alignment|dependence|mood|transit)_(RUS|USA|CHN|BLR|UKR)$|^balance$"
+    )
     start: DateText = Field(alias="from")
     end: DateText = Field(alias="to")
     direction: Literal["up", "down"]
@@ -94,8 +96,13 @@ def _series(run: Run, metric: str) -> np.ndarray:
     if metric == "balance":
         return balance(run.alignment()[:, :, POLE_INDEX])
     kind, code = metric.split("_")
-    source = run.alignment() if kind == "alignment" else run.dependence()
-    return source[:, :, INDEX[code]]
+    series = {
+        "alignment": run.alignment,
+        "dependence": run.dependence,
+        "mood": run.mood,
+        "transit": run.transit,
+    }
+    return series[kind]()[:, :, INDEX[code]]
 
 
 def _trend(run: Run, check: TrendCheck) -> dict[str, Any]:

@@ -574,6 +574,65 @@ def compare(
         sys.stdout.write(json.dumps(payload, indent=2) + "\n")
 
 
+def _print_statics(report: dict[str, Any]) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=f"Comparative statics: {report['passed']} of {report['total']} rows hold")
+    for column in ("row (lever values: outcome)", "change", "expected", ""):
+        table.add_column(column, overflow="fold")
+    for row in report["rows"]:
+        measured = zip(row["values"], row["measured"], strict=True)
+        pairs = ", ".join(f"{v:g}: {m:.3f}" for v, m in measured)
+        table.add_row(
+            f"{row['id']}\n  {row['label']} -> {row['outcome']}\n  {pairs}",
+            f"{row['change']:+.3f}",
+            f"{row['expect']} >= {row['min_change']:g}",
+            "✓" if row["passed"] else "✗",
+        )
+    Console().print(table)
+
+
+@app.command()
+def statics(
+    file: Annotated[Path, typer.Argument(help="Statics file (TOML).")] = Path(
+        "experiments/statics.toml"
+    ),
+    replicates: Annotated[
+        int | None,
+        typer.Option(min=10, max=100_000, help="Replicates per lever value (default: file's)."),
+    ] = None,
+    only: Annotated[
+        list[str] | None, typer.Option("--only", help="Measure only this row (repeatable).")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
+) -> None:
+    """Comparative statics: does every lever move the choice or state it should, and how far?
+
+    Runs each row's scenario at each value of its lever on common random numbers. Exits 1 if a
+    row does not hold (docs/scenarios.md, "Comparative statics").
+    """
+    from rich.progress import Progress
+
+    from multivector import api
+    from multivector.errors import InputError
+
+    try:
+        with Progress(transient=True, disable=as_json) as bar:
+            task = bar.add_task("rows", total=None)
+            report = api.statics(
+                file, replicates=replicates, only=only, progress=lambda _: bar.advance(task)
+            )
+    except InputError as error:
+        fail(str(error))
+    if as_json:
+        sys.stdout.write(json.dumps(report, indent=2) + "\n")
+    else:
+        _print_statics(report)
+    if report["passed"] < report["total"]:
+        raise typer.Exit(code=1)
+
+
 @app.command()
 def sweep(
     experiment: Annotated[Path, typer.Argument(help="Experiment file (TOML).")],

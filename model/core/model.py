@@ -6,6 +6,7 @@ replicate k of a large batch makes exactly the choices it makes when run alone. 
 run is a batch of one.
 """
 
+import dataclasses
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -23,6 +24,7 @@ from multivector.core.world import World
 from multivector.errors import InputError
 from multivector.inputs.library import (
     Decision,
+    Effect,
     Library,
     Plan,
     compile_plan,
@@ -32,7 +34,7 @@ from multivector.inputs.library import (
 )
 from multivector.inputs.parameters import Parameters
 from multivector.inputs.scenario import Scenario, default_scenario, scenario_parameters
-from multivector.inputs.shocks import ShockBase, compile_shock, window
+from multivector.inputs.shocks import ShockBase, TiedChoice, compile_shock, tied_choice, window
 from multivector.inputs.structure import build_structure, load_structure, without_ties
 from multivector.keys import episode_of
 
@@ -74,6 +76,7 @@ class ScheduledShock:
         onset: What happens when it occurs.
         during: Effects applied in every month it lasts.
         ending: What happens when it ends.
+        holds: Relations and moods held away from their structural level while it lasts.
     """
 
     shock: ShockBase
@@ -82,6 +85,7 @@ class ScheduledShock:
     onset: Plan
     during: Plan | None
     ending: Plan | None
+    holds: tuple[Effect, ...] = ()
 
     def occurs(self, month: int, seed: int, replicate_ids: np.ndarray) -> np.ndarray | None:
         """Replicates where the shock occurs this month (before any already-fired check).
@@ -122,6 +126,8 @@ class MultivectorModel(mesa.Model):
         forecast_from: In a replay, the month from which documented choices are no longer
             imposed: from then on every choice is forecast, none observed (out-of-time
             validation, ``predict`` on a table of votes).
+        record: Which of Kazakhstan's public mood and transit shares to record each month
+            besides its alignment and dependence (both for a run's trajectories).
     """
 
     def __init__(
@@ -137,6 +143,7 @@ class MultivectorModel(mesa.Model):
         replay: bool = False,
         parameter_sets: tuple[np.ndarray, np.ndarray] | None = None,
         forecast_from: int | None = None,
+        record: tuple[str, ...] = ("mood", "transit"),
     ) -> None:
         self.scenario_spec = scenario or default_scenario()
         self.seed = int(self.scenario_spec.seed if rng is None else rng)
@@ -161,19 +168,23 @@ class MultivectorModel(mesa.Model):
             without_ties(load_structure(), dropped) if dropped else None,
         )
         self.dependence = self.structure.dependence(self.parameters)
+        self.dependence_total = self.structure.dependence_total(self.parameters)
         self.baseline = self.structure.baseline_relation(self.parameters)
         self.plans = self._schedule()
         self.votes_due = self._schedule_votes()
         self.shocks = self._schedule_shocks()
         self.reactions_due: dict[int, list[tuple[Decision, np.ndarray]]] = defaultdict(list)
         self.plans_due: dict[int, list[tuple[Plan, np.ndarray]]] = defaultdict(list)
+        self.releases_due: dict[int, list[tuple[tuple[Effect, ...], np.ndarray]]] = defaultdict(
+            list
+        )
         self.fired = {s.shock.name: np.zeros(self.replicates, dtype=bool) for s in self.shocks}
         self.documented_reactions = self._documented_reactions()
 
         self._dependence_cache: tuple[tuple[int, int, int] | None, np.ndarray] = (None, np.empty(0))
         self.states = {code: StateAgent(self, code) for code in ACTORS}
         self.world = self._starting_world(parameter_sets)
-        self.recorder = Recorder(keep_relations=keep_relations)
+        self.recorder = Recorder(keep_relations=keep_relations, extras=record)
         self.choices: dict[str, tuple[tuple[int, ...], np.ndarray, tuple[str, ...]]] = {}
         self.imposed: dict[tuple[str, int], str] = {}
         self.running = True
@@ -231,10 +242,15 @@ class MultivectorModel(mesa.Model):
         return votes
 
     def _schedule_shocks(self) -> list[ScheduledShock]:
-        """Compile the scenario's shocks into plans."""
+        """Compile the scenario's shocks into plans.
+
+        An offer tied to another shock's choice comes after it (its condition needs that
+        choice made), and its value is added to the material stake of the option it rewards.
+        """
         stance = self.structure.stance
         scheduled = []
-        for shock in self.scenario_spec.shock:
+        shocks = sorted(self.scenario_spec.shock, key=lambda s: tied_choice(s) is not None)
+        for shock in shocks:
             compiled = compile_shock(shock)
             first, last = window(shock, self.last_month)
             members = self.structure.members(("unsc_permanent", "unsc_elected"), first)
@@ -243,7 +259,18 @@ class MultivectorModel(mesa.Model):
                 compile_plan(episode, stance, members) if episode is not None else None
                 for episode in (compiled.onset, compiled.during, compiled.ending)
             ]
-            scheduled.append(ScheduledShock(shock, first, last, *plans))
+            holds = tuple(
+                Effect(h["kind"], INDEX[h["actor"]], INDEX[h["toward"]], h["delta"])
+                for h in compiled.holds
+            )
+            scheduled.append(ScheduledShock(shock, first, last, *plans, holds=holds))
+        for compiled in (compile_shock(s) for s in shocks):
+            tie = tied_choice(compiled.shock)
+            if tie is not None:
+                scheduled = [
+                    dataclasses.replace(s, onset=rewarded(s.onset, tie, compiled.incentive))
+                    for s in scheduled
+                ]
         return scheduled
 
     def _starting_world(self, parameter_sets: tuple[np.ndarray, np.ndarray] | None) -> World:
@@ -298,15 +325,30 @@ class MultivectorModel(mesa.Model):
     def dependence_now(self) -> np.ndarray:
         """Each actor's dependence shares on each partner this month, shape (R, 6, 6).
 
-        Lasting shifts (a route diverted) apply to the structural shares, which are then
-        renormalised: dependence taken from one partner is spread over the others.
+        Cargo rerouted (a transit shift) changes the transit component in its own units, with
+        the transit weight; lasting shifts of dependence (a partner's share diverted) then
+        apply to the shares, which are renormalised: dependence taken from one partner is
+        spread over the others.
         """
         key = (self.position, self.world.dependence_version, id(self.world))
         if self._dependence_cache[0] != key:  # unchanged within a month unless a route moved
-            shifted = np.maximum(self.dependence[self.position] + self.world.dependence_shift, 0)
+            shares = self.dependence[self.position]
+            if self.world.transit_shift.any():
+                rerouted = self.transit_now() - self.structure.transit[self.position]
+                weight = self.parameters.spec.dependence.transit
+                total = self.dependence_total[self.position] + weight * rerouted
+                shares = total / np.maximum(total.sum(axis=-1, keepdims=True), 1e-12)
+            shifted = np.maximum(shares + self.world.dependence_shift, 0)
             normalised = shifted / np.maximum(shifted.sum(axis=-1, keepdims=True), 1e-12)
             self._dependence_cache = (key, normalised)
         return self._dependence_cache[1]
+
+    def transit_now(self) -> np.ndarray:
+        """Share of each actor's exports crossing each partner this month, (R, 6, 6).
+
+        The structural share plus the cargo lasting shocks have rerouted, within [0, 1].
+        """
+        return np.clip(self.structure.transit[self.position] + self.world.transit_shift, 0, 1)
 
     def baseline_now(self) -> np.ndarray:
         """The structural relations this month, shape (6, 6)."""
@@ -324,10 +366,18 @@ class MultivectorModel(mesa.Model):
         self.pose_votes(self.votes_due.get(self.month, []))
         for plan, mask in self.plans_due.pop(self.month, []):
             self.enact(plan, mask)
+        for holds, mask in self.releases_due.pop(self.month, []):
+            for effect in holds:
+                self.world.hold(effect, -mask.astype(float))
         for decision, mask in self.reactions_due.pop(self.month, []):
             self.pose(decision, mask)
         self.recorder.observe(
-            self.month, self.world.relation, self.dependence_now(), self.baseline_now()
+            self.month,
+            self.world.relation,
+            self.dependence_now(),
+            self.baseline_now(),
+            mood=self.world.mood,
+            transit=self.transit_now(),
         )
         if self.month >= self.last_month:
             self.running = False
@@ -380,11 +430,19 @@ class MultivectorModel(mesa.Model):
                 continue
             fired = self.fired[scheduled.shock.name]
             occurs &= ~fired
+            tie = tied_choice(scheduled.shock)
+            if tie is not None:  # an incentive is made only where its choice was made
+                recipient = INDEX[scheduled.shock.roles()["recipient"][0]]
+                occurs &= self.chose(tie.decision, recipient, [tie.option])
             fired |= occurs
             if not occurs.any():
                 continue
             self.enact(scheduled.onset, occurs)
             duration = scheduled.shock.duration_months or 0
+            if scheduled.holds and duration:  # held from now until the shock ends
+                for effect in scheduled.holds:
+                    self.world.hold(effect, occurs.astype(float))
+                self.releases_due[self.month + duration].append((scheduled.holds, occurs))
             if scheduled.during is not None:
                 for later in range(1, duration):
                     self.plans_due[self.month + later].append((scheduled.during, occurs))
@@ -632,6 +690,22 @@ class MultivectorModel(mesa.Model):
                         month=self.month + delay,
                     )
                     self.reactions_due[self.month + delay].append((reaction, triggered))
+
+
+def rewarded(plan: Plan, tie: TiedChoice, value: float) -> Plan:
+    """A plan whose decision ``tie.decision`` carries ``value`` more material on ``tie.option``.
+
+    Its decider weighs the offer tied to that choice as part of the choice's material stake.
+    """
+    decisions = []
+    for decision in plan.decisions:
+        if decision.key == tie.decision:
+            features = decision.features.copy()
+            k = decision.options.index(tie.option)
+            features[3, k] = min(1.0, features[3, k] + value)
+            decision = dataclasses.replace(decision, features=features)
+        decisions.append(decision)
+    return dataclasses.replace(plan, decisions=tuple(decisions))
 
 
 def replace_span(scenario: Scenario, start: str, last_month: int) -> Scenario:

@@ -54,6 +54,10 @@ class Recorder:
         months: Months recorded, in order.
         alignment: Kazakhstan's relation toward each state each month, shape (M, R, 6).
         dependence: Kazakhstan's dependence shares on each state each month, (M, R, 6).
+        mood: Kazakh public mood toward each state each month, (M, R, 6), if kept.
+        transit: Share of Kazakh exports crossing each state each month, (M, R, 6), if kept.
+        extras: Which of ``mood`` and ``transit`` to keep (a sweep keeps only the metrics
+            its experiment asks for: each costs as much memory as the alignment).
         relations: All relations each month, shape (M, R, 6, 6), if kept.
         decisions: Every decision posed, in order.
         structural: Kazakhstan's structural relation toward each state each month, (M, 6):
@@ -61,21 +65,38 @@ class Recorder:
     """
 
     keep_relations: bool = False
+    extras: tuple[str, ...] = ("mood", "transit")
     months: list[int] = field(default_factory=list)
     alignment: list[np.ndarray] = field(default_factory=list)
     dependence: list[np.ndarray] = field(default_factory=list)
+    mood: list[np.ndarray] = field(default_factory=list)
+    transit: list[np.ndarray] = field(default_factory=list)
     relations: list[np.ndarray] = field(default_factory=list)
     decisions: list[DecisionRecord] = field(default_factory=list)
     structural: list[np.ndarray] = field(default_factory=list)
 
     def observe(
-        self, month: int, relation: np.ndarray, dependence: np.ndarray, structural: np.ndarray
+        self,
+        month: int,
+        relation: np.ndarray,
+        dependence: np.ndarray,
+        structural: np.ndarray,
+        *,
+        mood: np.ndarray,
+        transit: np.ndarray,
     ) -> None:
-        """Record the state at the end of a month (``structural``: that month's (6, 6) level)."""
+        """Record the state at the end of a month (``structural``: that month's (6, 6) level).
+
+        ``relation``, ``dependence``, ``mood`` and ``transit`` have shape (R, 6, 6).
+        """
         self.months.append(month)
         self.structural.append(structural[KAZAKHSTAN].copy())
         self.alignment.append(relation[:, KAZAKHSTAN, :].copy())
         self.dependence.append(dependence[:, KAZAKHSTAN, :].copy())
+        if "mood" in self.extras:
+            self.mood.append(mood[:, KAZAKHSTAN, :].copy())
+        if "transit" in self.extras:
+            self.transit.append(transit[:, KAZAKHSTAN, :].copy())
         if self.keep_relations:
             self.relations.append(relation.copy())
 
@@ -90,6 +111,14 @@ class Recorder:
     def dependence_array(self) -> np.ndarray:
         """Kazakhstan's dependence shares on every state, shape (M, R, 6)."""
         return np.stack(self.dependence)
+
+    def mood_array(self) -> np.ndarray:
+        """Kazakh public mood toward every state, shape (M, R, 6)."""
+        return np.stack(self.mood)
+
+    def transit_array(self) -> np.ndarray:
+        """Share of Kazakh exports crossing every state, shape (M, R, 6)."""
+        return np.stack(self.transit)
 
     def votes(self) -> list[DecisionRecord]:
         """The UN votes cast in the run."""

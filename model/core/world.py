@@ -25,14 +25,35 @@ def relaxed(value: np.ndarray, baseline: np.ndarray, rate: float) -> np.ndarray:
     return value + rate * (baseline - value)
 
 
+def held_relaxed(
+    value: np.ndarray, baseline: np.ndarray, held: np.ndarray, rate: float
+) -> np.ndarray:
+    """:func:`relaxed`, where lasting shocks hold some pairs away from the structural level.
+
+    A held pair relaxes toward the structural level moved by the held amount, and only in the
+    held direction: a relation held down (a blockade) may fall further but does not heal while
+    the hold lasts; one held up does not cool. Unheld pairs relax as usual.
+    """
+    if not held.any():
+        return relaxed(value, baseline, rate)
+    moved = relaxed(value, baseline + held, rate)
+    moved = np.where(held < 0, np.minimum(moved, value), moved)
+    return np.where(held > 0, np.maximum(moved, value), moved)
+
+
 @dataclass
 class World:
-    """Relations, moods, dependence shifts and each actor's record of choices.
+    """Relations, moods, dependence and transit shifts, held levels and choice records.
 
     Attributes:
         relation: How warmly actor i regards actor j, shape (R, 6, 6), in [-1, 1].
         mood: How warmly actor i's public regards actor j, shape (R, 6, 6), in [-1, 1].
         dependence_shift: Lasting change of i's dependence on j (routes diverted), (R, 6, 6).
+        transit_shift: Lasting change of the share of i's exports crossing j (cargo rerouted),
+            (R, 6, 6); it enters dependence through the transit weight.
+        held_relation: While a lasting shock holds (a blockade, a campaign), the amount by
+            which the level i's relation toward j relaxes to is moved, (R, 6, 6).
+        held_mood: The same for public mood, (R, 6, 6).
         last_choice: By issue thread, each actor's last option label (an index into
             ``labels``), shape (R, 6); -1 where it has not chosen on that thread.
         labels: Option labels seen so far, for the consistency term.
@@ -41,15 +62,19 @@ class World:
     relation: np.ndarray
     mood: np.ndarray
     dependence_shift: np.ndarray
+    transit_shift: np.ndarray
+    held_relation: np.ndarray
+    held_mood: np.ndarray
     last_choice: dict[str, np.ndarray] = field(default_factory=dict)
     labels: dict[str, int] = field(default_factory=dict)
-    dependence_version: int = 0  # counts changes of dependence_shift, for caches
+    dependence_version: int = 0  # counts changes of dependence or transit shifts, for caches
 
     @classmethod
     def start(cls, baseline: np.ndarray, replicates: int) -> "World":
         """Every replicate starts at the structural relations; publics share them."""
         relation = np.repeat(baseline[None], replicates, axis=0)
-        return cls(relation, relation.copy(), np.zeros_like(relation))
+        zeros = [np.zeros_like(relation) for _ in range(4)]
+        return cls(relation, relation.copy(), *zeros)
 
     def broadcast(self, replicates: int) -> "World":
         """A copy with as many replicates (from one replicate, or as many as it has)."""
@@ -63,6 +88,9 @@ class World:
             spread(self.relation),
             spread(self.mood),
             spread(self.dependence_shift),
+            spread(self.transit_shift),
+            spread(self.held_relation),
+            spread(self.held_mood),
             {thread: spread(last) for thread, last in self.last_choice.items()},
             dict(self.labels),
         )
@@ -102,11 +130,23 @@ class World:
     def relax(self, baseline: np.ndarray, rate: float, mood_rate: float) -> None:
         """Pull every relation and public mood part of the way back to the structural level.
 
-        One array operation for all six states (it was one per state agent: a tenth of a run's
-        time, measured in benchmarks/README.md).
+        Where a lasting shock holds a pair, its level is moved by the held amount and the pair
+        does not relax back past its current value (:func:`held_relaxed`), so a blockade's
+        damage does not heal while the blockade lasts. One array operation for all six states
+        (it was one per state agent: a tenth of a run's time, measured in benchmarks/README.md).
         """
-        self.relation = relaxed(self.relation, baseline, rate)
-        self.mood = relaxed(self.mood, baseline, mood_rate)
+        self.relation = held_relaxed(self.relation, baseline, self.held_relation, rate)
+        self.mood = held_relaxed(self.mood, baseline, self.held_mood, mood_rate)
+
+    def hold(self, effect: Effect, weight: np.ndarray) -> None:
+        """Move (a negative ``weight`` releases) the level a relation or mood relaxes to.
+
+        Args:
+            effect: A relation or mood effect; its delta is the held amount.
+            weight: Per replicate, 1 where the shock holds, -1 where it ends, 0 elsewhere.
+        """
+        held = self.held_mood if effect.kind == "mood" else self.held_relation
+        held[:, effect.actor, effect.toward] += effect.delta * weight
 
     def apply(self, effect: Effect, weight: np.ndarray) -> None:
         """Apply a structural effect, scaled per replicate by ``weight``.
@@ -116,8 +156,9 @@ class World:
         """
         a, b = effect.actor, effect.toward
         change = effect.delta * weight
-        if effect.kind == "dependence":
-            self.dependence_shift[:, a, b] += change
+        if effect.kind in ("dependence", "transit"):
+            shift = self.dependence_shift if effect.kind == "dependence" else self.transit_shift
+            shift[:, a, b] += change
             self.dependence_version += 1
             return
         target = self.mood if effect.kind == "mood" else self.relation

@@ -148,7 +148,10 @@ class Keep(Strict):
     """
 
     months: Literal["all", "december", "last"] = "december"
-    metrics: list[Literal["alignment", "balance", "dependence"]] = ["alignment", "balance"]
+    metrics: list[Literal["alignment", "balance", "dependence", "mood", "transit"]] = [
+        "alignment",
+        "balance",
+    ]
     decisions: list[str] | None = None
 
 
@@ -244,18 +247,10 @@ class Design:
 
     def sample_scenario(self, scenario: Scenario, sample: int) -> Scenario:
         """The scenario with a sample's shock inputs applied."""
-        shocks = list(scenario.shock)
         for i, spec in enumerate(self.experiment.input):
-            if not spec.is_shock:
-                continue
-            _, name, field = spec.target.split(".")
-            value: Any = self.values[sample, i]
-            if field == "duration_months":
-                value = int(value)
-            for k, shock in enumerate(shocks):
-                if shock.name == name:
-                    shocks[k] = shock.model_copy(update={field: value})
-        return scenario.model_copy(update={"shock": shocks})
+            if spec.is_shock:
+                scenario = with_shock_value(scenario, spec.target, self.values[sample, i])
+        return scenario
 
     def sample_parameters(self, base: Parameters, sample: int) -> Parameters:
         """The parameters with a sample's parameter inputs applied."""
@@ -275,6 +270,49 @@ class Design:
             "inputs": [i.model_dump(exclude_defaults=True) for i in self.experiment.input],
             "calibration_draws": self.experiment.calibration_draws,
         }
+
+
+def with_shock_value(scenario: Scenario, target: str, value: float) -> Scenario:
+    """The scenario with ``shock.<name>.<field>`` set to ``value`` (a duration as whole months)."""
+    _, name, field = target.split(".")
+    number: Any = int(value) if field == "duration_months" else float(value)
+    shocks = [
+        shock.model_copy(update={field: number}) if shock.name == name else shock
+        for shock in scenario.shock
+    ]
+    return scenario.model_copy(update={"shock": shocks})
+
+
+def with_lever(
+    scenario: Scenario, parameters: Parameters, target: str, value: float
+) -> tuple[Scenario, Parameters]:
+    """A scenario and its parameters with one input (a shock field or a parameter) set."""
+    if target.startswith("shock."):
+        return with_shock_value(scenario, target, value), parameters
+    return scenario, parameters.with_values(**{parameter_keyword(target): _number(value)})
+
+
+def check_lever(scenario: Scenario, target: str, value: float) -> None:
+    """Raise FieldProblem unless ``target`` reaches the scenario and ``value`` is valid there."""
+    if not target.startswith("shock."):
+        try:
+            scenario_parameters(scenario).with_values(**{parameter_keyword(target): _number(value)})
+        except InputError as error:
+            raise FieldProblem("lever", error.problem) from None
+        except (AttributeError, TypeError):
+            raise FieldProblem("lever", "not a parameter") from None
+        return
+    parts = target.split(".")
+    if len(parts) != 3 or parts[2] not in SHOCK_FIELDS:
+        raise FieldProblem("lever", f"a shock input is shock.<name>.<{'|'.join(SHOCK_FIELDS)}>")
+    found = [s for s in scenario.shock if s.name == parts[1]]
+    if not found:
+        raise FieldProblem("lever", f"the scenario has no shock named '{parts[1]}'")
+    number: Any = int(value) if parts[2] == "duration_months" else value
+    try:
+        type(found[0]).model_validate(found[0].model_dump() | {parts[2]: number})
+    except ValidationError as error:
+        raise FieldProblem("lever", error.errors()[0]["msg"]) from None
 
 
 def _number(value: float) -> int | float:
@@ -374,13 +412,15 @@ def _check_values(path: Path, design: Design) -> None:
                 raise InputError(path, where, f"value {value:g}: {problem}") from None
 
 
-def _known_decisions(design: Design) -> dict[str, tuple[tuple[str, ...], tuple[str, ...]]]:
+def known_decisions(
+    scenarios: "tuple[Scenario, ...] | list[Scenario]",
+) -> dict[str, tuple[tuple[str, ...], tuple[str, ...]]]:
     """Every decision the scenarios can pose, by key: its deciders and its options."""
     from multivector.inputs.library import decision_table, library_for
     from multivector.inputs.shocks import compile_shock
 
     known: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {}
-    for scenario in design.scenarios:
+    for scenario in scenarios:
         episodes = list(library_for(scenario.episodes).episodes.values())
         for shock in scenario.shock:
             compiled = compile_shock(shock)
@@ -391,7 +431,7 @@ def _known_decisions(design: Design) -> dict[str, tuple[tuple[str, ...], tuple[s
 
 def _check_decisions(path: Path, design: Design) -> None:
     """Outcomes and kept decisions must name decisions, deciders and options that exist."""
-    known = _known_decisions(design)
+    known = known_decisions(design.scenarios)
     for k, outcome in enumerate(design.experiment.outcome):
         for c, condition in enumerate(outcome.all):
             where = f"outcome[{k}]({outcome.name}).all[{c}]"

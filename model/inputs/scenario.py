@@ -18,7 +18,8 @@ from multivector.inputs.schema import (
     check_date,
     load_with_bytes,
 )
-from multivector.inputs.shocks import Shock, compile_shock, window
+from multivector.inputs.shocks import Shock, ShockBase, compile_shock, tied_choice, window
+from multivector.keys import decision_key
 
 if TYPE_CHECKING:
     from multivector.inputs.parameters import Parameters
@@ -114,6 +115,15 @@ class Scenario(Strict):
         """The last month simulated."""
         return parse_month(self.end)
 
+    def outside_span(self, month: int) -> str | None:
+        """Why ``month`` cannot be used in this scenario, or None if it is inside the span."""
+        if self.first_month <= month <= self.last_month:
+            return None
+        return (
+            f"{month_label(month)} is outside the scenario's span "
+            f"{month_label(self.first_month)} to {month_label(self.last_month)}"
+        )
+
     @property
     def record_until(self) -> int:
         """The last month whose documented episodes are replayed."""
@@ -157,13 +167,9 @@ def _check_shocks(path: Path, scenario: Scenario, known: set[str]) -> None:
         seen.add(shock.name)
         first, last = window(shock, scenario.last_month)
         for field, month in (("date", first), ("until", last)):
-            if not scenario.first_month <= month <= scenario.last_month:
-                raise InputError(
-                    path,
-                    f"{where}.{field}",
-                    f"{month_label(month)} is outside the scenario's span "
-                    f"{month_label(scenario.first_month)} to {month_label(scenario.last_month)}",
-                )
+            outside = scenario.outside_span(month)
+            if outside is not None:
+                raise InputError(path, f"{where}.{field}", outside)
         try:
             compile_shock(shock)
         except FieldProblem as problem:
@@ -171,6 +177,35 @@ def _check_shocks(path: Path, scenario: Scenario, known: set[str]) -> None:
         except ValueError as error:
             problem = str(error).splitlines()
             raise InputError(path, where, f"cannot be compiled: {' '.join(problem)}") from None
+    for position, shock in enumerate(scenario.shock):
+        _check_tie(path, f"shock[{position}]({shock.name}).tied_to", scenario, shock)
+
+
+def _check_tie(path: Path, where: str, scenario: Scenario, shock: ShockBase) -> None:
+    """An offer tied to a choice must name another shock's decision its recipient takes."""
+    tie = tied_choice(shock)
+    if tie is None:
+        return
+    recipient = shock.roles()["recipient"][0]
+    for other in scenario.shock:
+        if other is shock or tied_choice(other) is not None:
+            continue
+        for decision in compile_shock(other).onset.decision:
+            if decision_key(other.name, decision.name) != tie.decision:
+                continue
+            if recipient not in decision.deciders:
+                raise InputError(path, where + ".decision", f"{recipient} does not decide it")
+            options = [o.name for o in decision.option]
+            if tie.option not in options:
+                raise InputError(path, where + ".option", f"'{tie.option}' not among {options}")
+            if other.hazard is not None or other.first_month > shock.first_month:
+                raise InputError(
+                    path, where + ".decision", "the offer comes before the choice it rewards"
+                )
+            return
+    raise InputError(
+        path, where + ".decision", f"no untied shock of the scenario poses '{tie.decision}'"
+    )
 
 
 def load_scenario(path: Path) -> Scenario:

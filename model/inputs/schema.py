@@ -40,6 +40,7 @@ IssueTag = Literal[
     "route_diversification",
     "regime_security",
     "information_sovereignty",
+    "sanctions_compliance",
     # the General Assembly's routine agenda (the recorded votes, model/data/votes/)
     "palestine",
     "nuclear_weapons",
@@ -102,9 +103,13 @@ def check_date(value: DateText) -> DateText:
 
 
 class Effect(Strict):
-    """A structural consequence: a change of mood, relation or dependence."""
+    """A structural consequence: a change of mood, relation, dependence or transit share.
 
-    kind: Literal["mood", "relation", "dependence"]
+    ``transit`` is a lasting change of the share of the actor's exports that crosses
+    ``toward``'s territory (cargo rerouted); it enters dependence through the transit weight.
+    """
+
+    kind: Literal["mood", "relation", "dependence", "transit"]
     actor: ActorCode
     toward: ActorCode
     delta: Unit

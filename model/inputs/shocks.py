@@ -218,8 +218,25 @@ class CorridorAgreement(ShockBase):
     route: Label
 
 
+class TiedChoice(Strict):
+    """The choice an offer rewards: an option of another shock's decision.
+
+    Attributes:
+        decision: The decision's key, ``shock-name/decision-name``.
+        option: The option the offer is made for.
+    """
+
+    decision: Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9-]*/[a-z0-9][a-z0-9-]*$")]
+    option: OptionName
+
+
 class PartnershipOffer(ShockBase):
-    """An offer of investment or technology (withdrawn after ``duration_months`` if given)."""
+    """An offer of investment or technology (withdrawn after ``duration_months`` if given).
+
+    With ``tied_to`` the offer is an incentive: it is made only where the recipient chose the
+    rewarded option, and the recipient weighs the package as part of that option's material
+    stake, so a larger offer (a higher intensity) makes the rewarded choice likelier.
+    """
 
     ROLES = ("offerer", "recipient", "rivals")
     kind: Literal["partnership_offer"]
@@ -227,6 +244,12 @@ class PartnershipOffer(ShockBase):
     recipient: ActorCode
     domain: Literal["investment", "technology"] = "investment"
     rivals: list[ActorCode] = []
+    tied_to: TiedChoice | None = None
+
+
+def tied_choice(shock: ShockBase) -> TiedChoice | None:
+    """The choice a shock's offer is tied to, if it is an incentive."""
+    return getattr(shock, "tied_to", None)
 
 
 class MediaCampaign(ShockBase):
@@ -285,18 +308,50 @@ SHOCK_KINDS: dict[str, type[ShockBase]] = {
 
 
 class RoleEffect(Strict):
-    """A structural effect between two roles."""
+    """A structural effect between two roles (``transit``: cargo rerouted, lasting)."""
 
-    kind: Literal["mood", "relation", "dependence"]
+    kind: Literal["mood", "relation", "dependence", "transit"]
     actor: str
     toward: str
     delta: Unit
 
 
+class RoleHold(Strict):
+    """A relation or mood held away from its structural level while a lasting shock lasts."""
+
+    kind: Literal["mood", "relation"]
+    actor: str
+    toward: str
+    delta: Unit
+
+
+class FixedStakes(Strict):
+    """Stakes of an option that do not grow with the shock's intensity.
+
+    Intensity measures how hard the shock's initiator presses (penalties, pressure, the size
+    of an offer). What an option is worth apart from that (the trade a circumvention keeps,
+    the target's gratitude) is written here and added unscaled.
+    """
+
+    material: Unit = 0.0
+    approval: dict[str, Unit] = {}
+
+
 class RoleOption(OptionFeatures):
-    """An option whose approvals and effects are written in roles."""
+    """An option whose approvals and effects are written in roles.
+
+    Attributes:
+        approval: Approvals by role, scaled by the intensity.
+        fixed: Stakes not scaled by the intensity.
+        monthly_material: Material value per month the shock lasts, scaled by the intensity;
+            the decider weighs it over the shock's ``duration_months`` (one month if none), so
+            a longer blockade costs more to sit out.
+        effects: Structural effects when the option is chosen, scaled by the intensity.
+    """
 
     approval: dict[str, Unit] = {}
+    fixed: FixedStakes = FixedStakes()
+    monthly_material: Unit = 0.0
     effects: list[RoleEffect] = []
 
 
@@ -336,6 +391,8 @@ class ShockTemplate(Strict):
         factors: Multipliers of the intensity by the value of a shock field (``scope``).
         onset: What happens when the shock occurs.
         during: Effects in every month the shock lasts (needs ``duration_months``).
+        holds: Relations and moods held away from their structural level from onset to end
+            (needs ``duration_months``): they do not relax back while the shock lasts.
         ending: What happens when it ends.
     """
 
@@ -347,6 +404,7 @@ class ShockTemplate(Strict):
     factors: dict[str, dict[str, Annotated[float, Field(ge=0.0, le=3.0)]]] = {}
     onset: Phase
     during: list[RoleEffect] = []
+    holds: list[RoleHold] = []
     ending: Phase = Phase()
 
 
@@ -371,7 +429,12 @@ def _check_template(template: ShockTemplate, position: int) -> None:
         if role not in roles:
             raise InputError(TEMPLATES, f"{where}.{field}", f"'{role}' is not a role of the kind")
 
-    effects = [*template.onset.effects, *template.during, *template.ending.effects]
+    effects = [
+        *template.onset.effects,
+        *template.during,
+        *template.holds,
+        *template.ending.effects,
+    ]
     for phase in (template.onset, template.ending):
         for decision in phase.decision:
             for role in decision.deciders:
@@ -381,7 +444,7 @@ def _check_template(template: ShockTemplate, position: int) -> None:
             if decision.when is not None:
                 check(decision.when.actor, f"decision({decision.name}).when.actor")
             for option in decision.option:
-                for role in option.approval:
+                for role in [*option.approval, *option.fixed.approval]:
                     check(role, f"decision({decision.name}).option({option.name}).approval")
                 effects.extend(option.effects)
     for effect in effects:
@@ -427,6 +490,9 @@ class CompiledShock:
         during: An effects-only episode applied in each month it lasts, if any.
         ending: The episode posed when it ends, if any.
         seats: Extra Security Council members for a UN vote.
+        holds: Bound holds (``kind``, ``actor``, ``toward``, ``delta``) while it lasts.
+        incentive: For an offer tied to a choice, its value to the recipient: the largest
+            material stake among its first decision's options.
     """
 
     shock: ShockBase
@@ -434,6 +500,8 @@ class CompiledShock:
     during: Episode | None
     ending: Episode | None
     seats: tuple[str, ...] = ()
+    holds: tuple[dict, ...] = ()
+    incentive: float = 0.0
 
 
 class _Binder:
@@ -447,10 +515,12 @@ class _Binder:
         for field, table in template.factors.items():
             self.scale *= table.get(str(getattr(shock, field)), 1.0)
 
-    def scaled(self, value: float) -> float:
-        return max(-1.0, min(1.0, value * self.scale))
+    def scaled(self, value: float, fixed: float = 0.0) -> float:
+        return max(-1.0, min(1.0, value * self.scale + fixed))
 
-    def effects(self, raw: list[RoleEffect], bound: dict[str, list[str]]) -> list[dict]:
+    def effects(
+        self, raw: list[RoleEffect] | list[RoleHold], bound: dict[str, list[str]]
+    ) -> list[dict]:
         return [
             {"kind": e.kind, "actor": a, "toward": b, "delta": self.scaled(e.delta)}
             for e in raw
@@ -460,19 +530,32 @@ class _Binder:
         ]
 
     def option(self, option: RoleOption, bound: dict[str, list[str]]) -> dict:
+        fixed = option.fixed
         approval = {
-            actor: self.scaled(value)
-            for role, value in option.approval.items()
+            actor: self.scaled(option.approval.get(role, 0.0), fixed.approval.get(role, 0.0))
+            for role in {**option.approval, **fixed.approval}
             for actor in bound[role]
         }
+        months = self.shock.duration_months or 1
+        material = option.material + option.monthly_material * months
         return {
             "name": option.name,
             "direction": option.direction,
             "autonomy": option.autonomy,
             "prestige": option.prestige,
-            "material": self.scaled(option.material),
+            "material": self.scaled(material, fixed.material),
             "approval": approval,
             "effects": self.effects(option.effects, bound),
+        }
+
+    def tie(self, decision: dict) -> dict:
+        """An offer tied to a choice is posed only where its recipient made that choice."""
+        tied = tied_choice(self.shock)
+        if tied is None or "when" in decision:
+            return decision
+        recipient = self.roles["recipient"][0]
+        return decision | {
+            "when": {"decision": tied.decision, "actor": recipient, "chose": [tied.option]}
         }
 
     def decisions(self, raw: RoleDecision, prefix: str) -> list[dict]:
@@ -504,7 +587,7 @@ class _Binder:
                     "actor": actors[0],
                     "chose": raw.when.chose,
                 }
-            out.append(decision)
+            out.append(self.tie(decision))
         return out
 
     def episode(self, suffix: str, phase: Phase, effects: list[RoleEffect]) -> Episode | None:
@@ -581,7 +664,7 @@ def _compile(written: _Written) -> CompiledShock:
     kind = shock.kind  # type: ignore[attr-defined]
     template = load_templates().get(kind)
     lasting = template is not None and bool(
-        template.during or template.ending.effects or template.ending.decision
+        template.during or template.holds or template.ending.effects or template.ending.decision
     )
     if shock.duration_months is not None and not lasting:
         raise FieldProblem("duration_months", f"a {kind} shock has no ongoing or ending phase")
@@ -595,7 +678,11 @@ def _compile(written: _Written) -> CompiledShock:
     ending = binder.episode("-end", template.ending, template.ending.effects) if lasting else None
     if onset is None:
         raise ValueError("with these roles the shock poses no decision and has no effect")
-    return CompiledShock(shock, onset, during, ending)
+    holds = tuple(binder.effects(template.holds, binder.roles)) if lasting else ()
+    incentive = 0.0
+    if tied_choice(shock) is not None and onset.decision:
+        incentive = max(0.0, *(o.material for o in onset.decision[0].option))
+    return CompiledShock(shock, onset, during, ending, holds=holds, incentive=incentive)
 
 
 def window(shock: ShockBase, last_month: int) -> tuple[int, int]:

@@ -117,6 +117,16 @@ class Structure:
         share, the transit share, an alliance with a great power, shared membership of the
         Eurasian Economic Union, a strategic partnership, and the partner being a great power.
         """
+        total = self.dependence_total(parameters)
+        # shares: the partner term becomes a weighted average of approvals, whatever the scale
+        return total / np.maximum(total.sum(axis=-1, keepdims=True), 1e-12)
+
+    def dependence_total(self, parameters: Parameters) -> np.ndarray:
+        """The weighted sum behind :meth:`dependence`, before it is made shares, (M, 6, 6).
+
+        Kept so that a lasting change of one component (cargo rerouted away from a transit
+        state) can be added to it in its own units.
+        """
         d = parameters.spec.dependence
         power = self.great_power[:, None, :]
         allied = np.clip(sum(self.ties[k] for k in ALLIANCE_TIES), 0, 1)
@@ -128,9 +138,7 @@ class Structure:
             + d.partnership * self.ties["strategic_partnership"]
             + d.great_power * np.broadcast_to(power, self.trade_share.shape)
         )
-        total = _zero_diagonal(total)
-        # shares: the partner term becomes a weighted average of approvals, whatever the scale
-        return total / np.maximum(total.sum(axis=-1, keepdims=True), 1e-12)
+        return _zero_diagonal(total)
 
     def baseline_relation(self, parameters: Parameters) -> np.ndarray:
         """Structural relation each actor would hold toward each partner, in (-1, 1).

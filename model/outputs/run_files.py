@@ -27,7 +27,7 @@ def _metadata(meta: dict[str, Any]) -> dict[bytes, bytes]:
 
 
 def trajectories_table(run: Run, meta: dict[str, Any]) -> pa.Table:
-    """One row per replicate and month: Kazakhstan's alignment, dependence and balance."""
+    """One row per replicate and month: alignment, balance, dependence, mood and transit."""
     alignment = run.alignment()  # (M, R, 6)
     n_months, n_rep, _ = alignment.shape
     by_replicate = alignment.transpose(1, 0, 2)  # (R, M, 6), replicate-major rows
@@ -38,9 +38,14 @@ def trajectories_table(run: Run, meta: dict[str, Any]) -> pa.Table:
     for code in PARTNERS:
         columns[f"alignment_{code}"] = by_replicate[:, :, INDEX[code]].ravel()
     columns["balance"] = balance(by_replicate[:, :, POLE_INDEX]).ravel()
-    dependence = run.dependence().transpose(1, 0, 2)
-    for code in PARTNERS:
-        columns[f"dependence_{code}"] = dependence[:, :, INDEX[code]].ravel()
+    for metric, values in (
+        ("dependence", run.dependence()),
+        ("mood", run.mood()),
+        ("transit", run.transit()),
+    ):
+        by_replicate = values.transpose(1, 0, 2)
+        for code in PARTNERS:
+            columns[f"{metric}_{code}"] = by_replicate[:, :, INDEX[code]].ravel()
     table = pa.table(columns)
     return table.replace_schema_metadata(_metadata(meta))
 

@@ -77,6 +77,14 @@ class Run:
         """Kazakhstan's dependence shares on every state, shape (M, R, 6), all chunks."""
         return self._dependence
 
+    def mood(self) -> np.ndarray:
+        """Kazakh public mood toward every state, shape (M, R, 6), all chunks."""
+        return np.concatenate([c.mood_array() for c in self.chunks], axis=1)
+
+    def transit(self) -> np.ndarray:
+        """Share of Kazakh exports crossing every state, shape (M, R, 6), all chunks."""
+        return np.concatenate([c.transit_array() for c in self.chunks], axis=1)
+
     def structural(self) -> np.ndarray:
         """Kazakhstan's structural relation toward every state each month, shape (M, 6)."""
         return self.chunks[0].structural_array()

@@ -140,6 +140,7 @@ def _blocks(design: Design, task: Task) -> Iterator[tuple[list[int], Multivector
             parameters=parameters,
             replicate_ids=np.tile(task.replicates, len(group)),
             parameter_sets=sets,
+            record=tuple(m for m in ("mood", "transit") if m in design.experiment.keep.metrics),
         )
         yield group, model.run()
 
@@ -178,11 +179,17 @@ def _runs_table(
             columns[f"alignment_{pole}"] = alignment[..., INDEX[pole]].reshape(-1)
     if "balance" in metrics:
         columns["balance"] = balance(alignment[..., POLE_INDEX]).reshape(-1)
-    if "dependence" in metrics:
-        dependence = recorder.dependence_array()[kept]
-        for code in ACTORS:
-            if code != "KAZ":
-                columns[f"dependence_{code}"] = dependence[..., INDEX[code]].reshape(-1)
+    arrays = {
+        "dependence": recorder.dependence_array,
+        "mood": recorder.mood_array,
+        "transit": recorder.transit_array,
+    }
+    for metric, array in arrays.items():
+        if metric in metrics:
+            values = array()[kept]
+            for code in ACTORS:
+                if code != "KAZ":
+                    columns[f"{metric}_{code}"] = values[..., INDEX[code]].reshape(-1)
     return columns
 
 

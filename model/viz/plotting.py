@@ -337,7 +337,10 @@ def agreement_figure(summary: dict) -> "Figure":
     ax.set_xlabel("Year")
     ax.set_ylabel("Agreement (same vote 1, one abstains 0.5, opposite 0)")
     ax.set_title("Kazakhstan's UN voting agreement by year: the run beside the record", loc="left")
-    ax.legend(fontsize=8, ncol=2, loc="lower left")
+    if ax.get_legend_handles_labels()[0]:
+        ax.legend(fontsize=8, ncol=2, loc="lower left")
+    else:  # a span after the last recorded vote (2024): nothing to draw
+        ax.text(0.5, 0.5, "No recorded UN votes in this span", ha="center", transform=ax.transAxes)
     ax.grid(alpha=0.3)
     fig.tight_layout()
     return fig
