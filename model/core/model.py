@@ -35,7 +35,7 @@ from multivector.inputs.library import (
 from multivector.inputs.parameters import Parameters
 from multivector.inputs.scenario import Scenario, default_scenario, scenario_parameters
 from multivector.inputs.shocks import ShockBase, TiedChoice, compile_shock, tied_choice, window
-from multivector.inputs.structure import build_structure, load_structure, without_ties
+from multivector.inputs.structure import build_structure, load_structure, shares, without_ties
 from multivector.keys import episode_of
 
 
@@ -167,8 +167,8 @@ class MultivectorModel(mesa.Model):
             self.last_month,
             without_ties(load_structure(), dropped) if dropped else None,
         )
-        self.dependence = self.structure.dependence(self.parameters)
         self.dependence_total = self.structure.dependence_total(self.parameters)
+        self.dependence = shares(self.dependence_total)
         self.baseline = self.structure.baseline_relation(self.parameters)
         self.plans = self._schedule()
         self.votes_due = self._schedule_votes()
@@ -250,8 +250,12 @@ class MultivectorModel(mesa.Model):
         stance = self.structure.stance
         scheduled = []
         shocks = sorted(self.scenario_spec.shock, key=lambda s: tied_choice(s) is not None)
+        ties = []  # (the choice rewarded, the offer's value)
         for shock in shocks:
             compiled = compile_shock(shock)
+            tie = tied_choice(shock)
+            if tie is not None:
+                ties.append((tie, compiled.incentive))
             first, last = window(shock, self.last_month)
             members = self.structure.members(("unsc_permanent", "unsc_elected"), first)
             members = sorted({*members, *(INDEX[code] for code in compiled.seats)})
@@ -264,13 +268,10 @@ class MultivectorModel(mesa.Model):
                 for h in compiled.holds
             )
             scheduled.append(ScheduledShock(shock, first, last, *plans, holds=holds))
-        for compiled in (compile_shock(s) for s in shocks):
-            tie = tied_choice(compiled.shock)
-            if tie is not None:
-                scheduled = [
-                    dataclasses.replace(s, onset=rewarded(s.onset, tie, compiled.incentive))
-                    for s in scheduled
-                ]
+        for tie, value in ties:
+            scheduled = [
+                dataclasses.replace(s, onset=rewarded(s.onset, tie, value)) for s in scheduled
+            ]
         return scheduled
 
     def _starting_world(self, parameter_sets: tuple[np.ndarray, np.ndarray] | None) -> World:
@@ -332,15 +333,13 @@ class MultivectorModel(mesa.Model):
         """
         key = (self.position, self.world.dependence_version, id(self.world))
         if self._dependence_cache[0] != key:  # unchanged within a month unless a route moved
-            shares = self.dependence[self.position]
+            structural = self.dependence[self.position]
             if self.world.transit_shift.any():
                 rerouted = self.transit_now() - self.structure.transit[self.position]
                 weight = self.parameters.spec.dependence.transit
-                total = self.dependence_total[self.position] + weight * rerouted
-                shares = total / np.maximum(total.sum(axis=-1, keepdims=True), 1e-12)
-            shifted = np.maximum(shares + self.world.dependence_shift, 0)
-            normalised = shifted / np.maximum(shifted.sum(axis=-1, keepdims=True), 1e-12)
-            self._dependence_cache = (key, normalised)
+                structural = shares(self.dependence_total[self.position] + weight * rerouted)
+            shifted = np.maximum(structural + self.world.dependence_shift, 0)
+            self._dependence_cache = (key, shares(shifted))
         return self._dependence_cache[1]
 
     def transit_now(self) -> np.ndarray:

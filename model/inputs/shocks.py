@@ -548,16 +548,6 @@ class _Binder:
             "effects": self.effects(option.effects, bound),
         }
 
-    def tie(self, decision: dict) -> dict:
-        """An offer tied to a choice is posed only where its recipient made that choice."""
-        tied = tied_choice(self.shock)
-        if tied is None or "when" in decision:
-            return decision
-        recipient = self.roles["recipient"][0]
-        return decision | {
-            "when": {"decision": tied.decision, "actor": recipient, "chose": [tied.option]}
-        }
-
     def decisions(self, raw: RoleDecision, prefix: str) -> list[dict]:
         """One decision, or one per actor of its ``for_each`` role; none if a role is empty."""
         instances = (
@@ -587,7 +577,7 @@ class _Binder:
                     "actor": actors[0],
                     "chose": raw.when.chose,
                 }
-            out.append(self.tie(decision))
+            out.append(decision)
         return out
 
     def episode(self, suffix: str, phase: Phase, effects: list[RoleEffect]) -> Episode | None:

@@ -138,8 +138,17 @@ class Statics:
         return with_lever(scenario, scenario_parameters(scenario), row.lever, value)
 
 
-def _check_row(path: Path, position: int, row: StaticsRow, scenario: Scenario) -> None:
-    """The lever must reach the scenario at every value; the outcome must exist in it."""
+def _check_row(
+    path: Path,
+    position: int,
+    row: StaticsRow,
+    scenario: Scenario,
+    known: dict[str, tuple[tuple[str, ...], tuple[str, ...]]],
+) -> None:
+    """The lever must reach the scenario at every value; the outcome must exist in it.
+
+    ``known`` is every decision the scenario can pose (:func:`known_decisions`).
+    """
     where = f"row[{position}]({row.id})"
     for value in row.values:
         try:
@@ -148,7 +157,6 @@ def _check_row(path: Path, position: int, row: StaticsRow, scenario: Scenario) -
             problem_text = f"{row.lever} = {value:g}: {problem}"
             raise InputError(path, f"{where}.lever", problem_text) from None
     if row.choice is not None:
-        known = known_decisions([scenario])
         choice = row.choice
         if choice.decision not in known:
             raise InputError(
@@ -175,14 +183,15 @@ def load_statics(path: Path) -> Statics:
     if len(set(ids)) != len(ids):
         raise InputError(path, "row", "two rows share an id")
     scenarios: dict[str, Scenario] = {}
-    loaded: dict[Path, Scenario] = {}
+    loaded: dict[Path, tuple[Scenario, dict]] = {}  # rows share scenarios: each read once
     for position, row in enumerate(spec.row):
         file = Path(row.scenario)
         file = file if file.is_absolute() else path.parent / file
         if not file.is_file():
             raise InputError(path, f"row[{position}]({row.id}).scenario", f"no such file: {file}")
         if file not in loaded:
-            loaded[file] = load_scenario(file)
-        scenarios[row.id] = loaded[file]
-        _check_row(path, position, row, loaded[file])
+            scenario = load_scenario(file)
+            loaded[file] = (scenario, known_decisions([scenario]))
+        scenarios[row.id] = loaded[file][0]
+        _check_row(path, position, row, *loaded[file])
     return Statics(spec, path, hashlib.sha256(raw).hexdigest(), scenarios)

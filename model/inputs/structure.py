@@ -117,9 +117,7 @@ class Structure:
         share, the transit share, an alliance with a great power, shared membership of the
         Eurasian Economic Union, a strategic partnership, and the partner being a great power.
         """
-        total = self.dependence_total(parameters)
-        # shares: the partner term becomes a weighted average of approvals, whatever the scale
-        return total / np.maximum(total.sum(axis=-1, keepdims=True), 1e-12)
+        return shares(self.dependence_total(parameters))
 
     def dependence_total(self, parameters: Parameters) -> np.ndarray:
         """The weighted sum behind :meth:`dependence`, before it is made shares, (M, 6, 6).
@@ -162,6 +160,15 @@ class Structure:
             + r.kin * self.kin
         )
         return _zero_diagonal(np.tanh(score))
+
+
+def shares(total: np.ndarray) -> np.ndarray:
+    """Each row of non-negative weights as shares summing to one (all zero stays zero).
+
+    Dependence is kept as shares so that the partner term is a weighted average of approvals,
+    whatever the scale of the weights.
+    """
+    return total / np.maximum(total.sum(axis=-1, keepdims=True), 1e-12)
 
 
 def _zero_diagonal(array: np.ndarray) -> np.ndarray:
