@@ -28,7 +28,7 @@ if TYPE_CHECKING:
     from multivector.inputs.parameters import Parameters
     from multivector.inputs.scenario import Scenario
     from multivector.runs.compare import Comparison
-    from multivector.runs.runner import Run
+    from multivector.runs.runner import Run, RunEstimate
     from multivector.runs.sweep import Report
 
 
@@ -128,17 +128,52 @@ class RunResult:
         Returns:
             The folder.
         """
-        from multivector.files import staged
+        from multivector.files import claimed, staged
         from multivector.outputs.run_files import write_outputs
         from multivector.viz.plotting import agreement_chart, fan_chart
 
         folder = run_folder(self.run.scenario, out)
-        with staged() as files:
+        with claimed(folder), staged(complete=folder) as files:
             summary = write_outputs(self.run, folder, files)
             fan_chart(self.run, files.path(folder / "alignment.png"))
             agreement_chart(summary, files.path(folder / "agreement.png"))
         self.__dict__.setdefault("summary", summary)
         return folder
+
+
+def estimate(
+    scenario: "str | Path | Scenario",
+    *,
+    replicates: int | None = None,
+    parameters: "str | Path | Parameters | None" = None,
+) -> "RunEstimate":
+    """What a run will cost in memory and on disk, before it starts (``data/costs.toml``).
+
+    Args:
+        scenario: A scenario file or a loaded scenario.
+        replicates: Replicates (the scenario's own if None).
+        parameters: A parameter file (the scenario's if None).
+    """
+    from multivector.runs.runner import estimate_run
+
+    chosen = None if parameters is None else load_parameters(parameters)
+    return estimate_run(load_scenario(scenario), replicates=replicates, parameters=chosen)
+
+
+def refuse_unless_fits(
+    cost: "RunEstimate", scenario: "Scenario", replicates: int | None = None
+) -> None:
+    """Raise an :class:`~multivector.errors.InputError` if a run cannot fit in memory now.
+
+    Args:
+        cost: The run's estimate (:func:`estimate`).
+        scenario: The scenario (its file is named in the error).
+        replicates: The replicates asked for in place of the scenario's (named so if given).
+    """
+    from multivector.runs.runner import available_memory
+
+    where = scenario.source.file if scenario.source is not None else scenario.name
+    cost.fits(available_memory(), where, "replicates" if replicates is None else "--replicates")
 
 
 def run(
@@ -162,6 +197,9 @@ def run(
 
     loaded = load_scenario(scenario)
     chosen = None if parameters is None else load_parameters(parameters)
+    refuse_unless_fits(
+        estimate(loaded, replicates=replicates, parameters=chosen), loaded, replicates
+    )
     result = run_scenario(
         loaded, replicates=replicates, seed=seed, parameters=chosen, progress=progress
     )

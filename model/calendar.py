@@ -7,6 +7,9 @@ RECORD_START = "2014-01"
 """The first month of the documented record."""
 RECORD_END = "2026-03"
 """The last month of the documented record."""
+MAX_SPAN_MONTHS = 12 * 60
+"""The longest run, in months from its first month: a scenario's ``end`` is at most 60 years
+after its ``start``, so the record's replay (from ``RECORD_START``) reaches ``LAST_MONTH``."""
 
 _MONTH = re.compile(r"^(\d{4})-(\d{2})(?:-(\d{2}))?$")
 
@@ -61,3 +64,28 @@ def year_ends(months: list[int]) -> list[int]:
 def month_fraction(index: int) -> float:
     """A month index as a decimal year (mid-month), for plotting."""
     return index / 12 + 1 / 24
+
+
+LAST_MONTH = month_label(parse_month(RECORD_START) + MAX_SPAN_MONTHS)
+"""The last month the model can run to (2074-01): the record's replay, which every prediction
+runs from ``RECORD_START``, is a scenario and so spans at most ``MAX_SPAN_MONTHS``."""
+
+
+def replay_problem(value: str | dt.date) -> str | None:
+    """Why the record's replay cannot reach the month of ``value``, or None if it can.
+
+    A prediction replays the record from its first month to the date asked about, so the date
+    must lie between ``RECORD_START`` and ``LAST_MONTH``.
+
+    Raises:
+        ValueError: If ``value`` is not a date (see :func:`parse_month`).
+    """
+    month = parse_month(value)
+    if month < parse_month(RECORD_START):
+        return f"{value} is before {RECORD_START}, where the record starts"
+    if month > parse_month(LAST_MONTH):
+        return (
+            f"{value} is after the last month the model can run to, {LAST_MONTH} "
+            f"({MAX_SPAN_MONTHS // 12} years from the record's start, {RECORD_START})"
+        )
+    return None

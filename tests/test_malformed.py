@@ -22,6 +22,8 @@ from click.testing import Result
 from typer.testing import CliRunner
 
 from multivector.cli.commands import app
+from multivector.errors import InputError
+from multivector.inputs.schema import read_toml
 from tests.conftest import HISTORY
 
 CORPUS = Path(__file__).resolve().parent / "malformed"
@@ -98,9 +100,26 @@ def test_malformed_episode_file_is_rejected_by_predict(path):
     assert_rejected(result, path, expectation(path))
 
 
+def file_level(path: Path) -> bool:
+    """Whether an episode file's problem is with the file as a whole (empty, not TOML).
+
+    Such a file is not an episode file at all, so a scenario listing it is at fault: the error
+    names the scenario and its ``episodes[k]`` entry, then the file.
+    """
+    try:
+        read_toml(path)
+    except InputError as error:
+        return not error.field
+    return False
+
+
 @pytest.mark.parametrize("path", LIBRARY, ids=[p.name for p in LIBRARY])
 def test_malformed_episode_file_is_rejected_in_a_scenario(path, tmp_path):
-    """A scenario naming a malformed episode file is rejected, naming the episode file."""
+    """A scenario naming a malformed episode file is rejected, naming the file to fix.
+
+    A problem inside a readable TOML file names the episode file; a file that is no TOML file
+    at all (empty, a syntax error) names the scenario's ``episodes[0]`` and then the file.
+    """
     scenario = tmp_path / "scenario.toml"
     scenario.write_text(
         'name = "with-episodes"\nquestion = "Are the extra episodes valid?"\n'
@@ -108,7 +127,11 @@ def test_malformed_episode_file_is_rejected_in_a_scenario(path, tmp_path):
     )
     out = tmp_path / "out"
     result = runner.invoke(app, ["run", str(scenario), "--out", str(out)])
-    assert_rejected(result, path, expectation(path))
+    if file_level(path):
+        assert_rejected(result, scenario, f"episodes[0]: {path.as_posix()}: ")
+        assert expectation(path) in result.stderr
+    else:
+        assert_rejected(result, path, expectation(path))
     assert not out.exists()
 
 

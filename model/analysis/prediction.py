@@ -5,6 +5,7 @@ same replay the calibration scores) and read the probabilities at the episode's 
 library episode written into a user's file gets exactly the probabilities ``episodes`` shows.
 """
 
+import difflib
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -12,17 +13,22 @@ from typing import Any
 import numpy as np
 
 from multivector.actors import ACTORS
-from multivector.calendar import RECORD_START, month_label, parse_month
+from multivector.calendar import month_label, parse_month, replay_problem
 from multivector.core.model import MultivectorModel
 from multivector.errors import InputError
-from multivector.inputs.library import Library, check_references, date_key, load_library
+from multivector.inputs.library import (
+    Library,
+    check_references,
+    check_repeats,
+    date_key,
+    load_library,
+)
 from multivector.inputs.parameters import Parameters
 from multivector.inputs.schema import Episode, EpisodeFile, read_toml, validate
 from multivector.inputs.uncertainty import draw_parameters, point_parameters
 from multivector.inputs.votes import PosedVote, load_posing, read_votes
 from multivector.runs.replay import replay_record
 
-FIRST_MONTH = parse_month(RECORD_START)
 INTERVAL = (0.05, 0.95)
 
 
@@ -129,13 +135,43 @@ def predictions(
     return out
 
 
+QUERY_VOTE_FIELDS: tuple[str, ...] = ("sponsors", "issues")
+"""Fields a UN vote written for ``predict`` must give, though the library's format defaults
+them to ``[]``: a vote's probabilities turn on its sponsors and what a yes upholds, so a
+forgotten field would be answered as a text no one sponsors about nothing. ``[]`` says so on
+purpose. (``body`` and ``date`` the format itself requires.)"""
+
+
+def _misspelt(item: dict[str, Any]) -> tuple[str, str] | None:
+    """An unknown key of an ``[[episode]]`` table spelt like a field it does not give.
+
+    The schema suggests a spelling only among the fields left missing; the fields ``predict``
+    fills in (``title``, ``id``, ``sources``, ``kind``) are never missing, so ``titel`` would be
+    an unknown field with no hint. Returns (key, suggestion) or None.
+    """
+    fields = set(Episode.model_fields)
+    free = sorted(fields - set(item))
+    for key in item:
+        if key not in fields:
+            close = difflib.get_close_matches(str(key), free, n=1, cutoff=0.6)
+            if close:
+                return str(key), close[0]
+    return None
+
+
 def load_queries(path: Path) -> list[Episode]:
     """Read episodes a user wants predicted, in the library's format.
 
-    Only what a prediction needs is required: for a UN vote, ``body``, ``date``, ``sponsors``,
-    ``target`` (if any) and ``issues``. A missing ``id`` becomes ``query-N``, a missing
-    ``title`` the id, missing ``sources`` "user query", and ``kind`` defaults to ``un_vote``
-    when ``body`` is given. Observed choices, if present, are ignored.
+    Only what a prediction needs is required: for a UN vote, ``body``, ``date``, ``sponsors``
+    (``[]`` for none), ``target`` (if any) and ``issues`` (``[]`` for none). A missing ``id``
+    becomes ``query-N``, a missing ``title`` the id, missing ``sources`` "user query", and
+    ``kind`` defaults to ``un_vote`` when ``body`` is given. Observed choices, if present, are
+    ignored. Dates run from the record's first month to the last month the model can run to
+    (:func:`~multivector.calendar.replay_problem`), and no list may name an actor, issue or
+    option twice.
+
+    Raises:
+        InputError: Naming the file and the field, for the first problem found.
     """
     data = read_toml(path)
     raw = data.get("episode")
@@ -145,6 +181,15 @@ def load_queries(path: Path) -> list[Episode]:
     for position, item in enumerate(raw):
         if not isinstance(item, dict):
             raise InputError(path, f"episode[{position}]", "expected a table")
+        misspelt = _misspelt(item)
+        if misspelt is not None:
+            ident = item.get("id", f"query-{position + 1}")  # the id it would be given
+            label = f"({ident})" if isinstance(ident, str) else ""
+            raise InputError(
+                path,
+                f"episode[{position}]{label}.{misspelt[0]}",
+                f"unknown field; did you mean '{misspelt[1]}'?",
+            )
         item = dict(item)
         item.setdefault("id", f"query-{position + 1}")
         item.setdefault("title", str(item["id"]))
@@ -160,12 +205,17 @@ def load_queries(path: Path) -> list[Episode]:
         filled.append(item)
     episodes = validate(path, {"episode": filled}, EpisodeFile).episode
     for position, episode in enumerate(episodes):
-        if parse_month(episode.date) < FIRST_MONTH:
-            raise InputError(
-                path,
-                f"episode[{position}]({episode.id}).date",
-                "is before 2014-01, where the record starts",
-            )
+        where = f"episode[{position}]({episode.id})"
+        outside = replay_problem(episode.date)
+        if outside is not None:
+            raise InputError(path, f"{where}.date", outside)
+        if episode.kind == "un_vote":
+            for name in QUERY_VOTE_FIELDS:
+                if name not in episode.model_fields_set:
+                    raise InputError(
+                        path, f"{where}.{name}", "missing required field ([] if none applies)"
+                    )
+    check_repeats(path, episodes)
     ids = [e.id for e in episodes]
     if len(set(ids)) != len(ids):
         raise InputError(path, "episode", "episode ids repeat")

@@ -10,11 +10,57 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import typer
+from typer.core import TyperGroup
+
+try:  # typer 0.29 vendors click; earlier versions use click itself
+    from typer._click import exceptions as usage
+except ImportError:  # pragma: no cover - depends on the installed typer
+    from click import exceptions as usage
 
 if TYPE_CHECKING:
     from multivector.api import RunResult
+    from multivector.inputs.scenario import Scenario
+
+
+class OneLineErrors(TyperGroup):
+    """Typer's command group, with usage errors printed as one line.
+
+    Typer prints a bad option as a usage line and a boxed message over five or six lines; a
+    script reading stderr, and a user, want the one line every other error gives:
+    ``error: Invalid value for '--replicates': 0 is not in the range 1<=x<=1000000.``
+    """
+
+    def main(self, *args: Any, standalone_mode: bool = True, **kwargs: Any) -> Any:
+        """Run the command line; in standalone mode, exit with its code."""
+        if not standalone_mode:
+            return super().main(*args, standalone_mode=False, **kwargs)
+        try:
+            code = super().main(*args, standalone_mode=False, **kwargs)
+        except usage.NoArgsIsHelpError as error:
+            error.show()  # no arguments: the help itself, as before
+            sys.exit(error.exit_code)
+        except usage.ClickException as error:
+            sys.exit(_usage_error(error))
+        except typer.Abort:
+            typer.echo("error: aborted", err=True)
+            sys.exit(1)
+        sys.exit(code if isinstance(code, int) else 0)
+
+
+def _usage_error(error: usage.ClickException) -> int:
+    """Print a usage error as one line naming the command's help; returns the exit code."""
+    from multivector.errors import printable
+
+    message = printable(" ".join(error.format_message().split()))
+    context = getattr(error, "ctx", None)
+    if context is not None:
+        message += f" (see '{context.command_path} --help')"
+    typer.echo(f"error: {message}", err=True)
+    return error.exit_code
+
 
 app = typer.Typer(
+    cls=OneLineErrors,
     name="multivector",
     help="Agent-based simulation of Kazakhstan's multi-vector foreign policy.",
     no_args_is_help=True,
@@ -44,12 +90,11 @@ def main() -> None:
     """Agent-based simulation of Kazakhstan's multi-vector foreign policy."""
 
 
-def _execute(scenario_file: Path, replicates: int | None, seed: int | None) -> "RunResult":
+def _execute(scenario: "Scenario", replicates: int | None, seed: int | None) -> "RunResult":
     from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
     from multivector import api
 
-    scenario = api.load_scenario(scenario_file)
     count = scenario.replicates if replicates is None else replicates
     months = scenario.last_month - scenario.first_month + 1
     columns = (TextColumn("{task.description}"), BarColumn(), TimeRemainingColumn())
@@ -215,16 +260,19 @@ def run(
     """Run a scenario and write trajectories, choices, a summary and a fan chart."""
     from multivector import api
     from multivector.errors import InputError
+    from multivector.files import claimed
 
     try:
-        result = _execute(scenario, replicates, seed)
+        loaded = api.load_scenario(scenario)
+        folder = api.run_folder(loaded, out)
+        cost = api.estimate(loaded, replicates=replicates)
+        api.refuse_unless_fits(cost, loaded, replicates)
+        # the folder is checked (space for the estimate) and locked before the run, not after
+        with claimed(folder, cost.disk_bytes):
+            result = _execute(loaded, replicates, seed)
+            result.write(folder)  # the files appear together, complete.json last
     except InputError as error:
         fail(str(error))
-    folder = api.run_folder(result.run.scenario, out)
-    if folder.exists() and not folder.is_dir():
-        fail(f"{folder}: is not a folder")
-    try:
-        result.write(folder)  # the four files appear together
     except OSError as error:
         fail(f"{folder}: cannot write results: {error.strerror or error}")
     summary = result.summary
@@ -270,10 +318,19 @@ def calibrate(
 
     from multivector import api
     from multivector.errors import InputError
+    from multivector.files import check_output_folder
     from multivector.inputs.parameters import CALIBRATED
 
     target = out or CALIBRATED
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn())
+    try:
+        # both destinations checked before twenty minutes of fitting, not after
+        check_output_folder(report)
+        check_output_folder(target.parent)
+        if target.is_dir():
+            raise InputError(target, "", "is a folder: give the parameter file to write")
+    except InputError as error:
+        fail(str(error))
     try:
         with Progress(*columns, transient=True) as bar:
             tasks: dict[str, Any] = {}
@@ -547,14 +604,17 @@ def compare(
     """
     from multivector import api
     from multivector.errors import InputError
+    from multivector.files import check_output_folder
 
     try:
         base = api.load_scenario(baseline)
         loaded = [api.load_scenario(path) for path in scenarios]
+        for scenario in loaded:  # every pair checked before the first runs
+            cost = api.estimate(scenario, replicates=replicates)
+            api.refuse_unless_fits(cost.paired(), scenario, replicates)
+            check_output_folder(out / scenario.name)
     except InputError as error:
         fail(str(error))
-    if out.exists() and not out.is_dir():
-        fail(f"{out}: is not a folder")
     summaries = []
     for scenario in loaded:
         try:
@@ -617,14 +677,23 @@ def statics(
     from multivector import api
     from multivector.errors import InputError
 
+    bar = Progress(transient=True, disable=as_json)
+    task = bar.add_task("rows", total=None)
+    started = []
+
+    def advance(_: str) -> None:
+        if not started:  # on the first row measured: a file refused prints nothing to stdout
+            bar.start()
+            started.append(True)
+        bar.advance(task)
+
     try:
-        with Progress(transient=True, disable=as_json) as bar:
-            task = bar.add_task("rows", total=None)
-            report = api.statics(
-                file, replicates=replicates, only=only, progress=lambda _: bar.advance(task)
-            )
+        report = api.statics(file, replicates=replicates, only=only, progress=advance)
     except InputError as error:
         fail(str(error))
+    finally:
+        if started:
+            bar.stop()
     if as_json:
         sys.stdout.write(json.dumps(report, indent=2) + "\n")
     else:
@@ -716,7 +785,13 @@ def sweep(
             f"{design.experiment.name}: {design.runs:,} runs ({scenarios} "
             f"scenario{'s' * (scenarios != 1)} x {design.samples} samples x "
             f"{design.experiment.replicates} replicates) in {report.seconds:.1f} s; chunks "
-            f"{report.chunks} ({report.already_done} kept from before, {report.ran} run now); "
+            f"{report.chunks} ({report.already_done} kept from before, {report.ran} run now"
+            + (
+                f", {report.rejected} of them rerun because they no longer matched their records"
+                if report.rejected
+                else ""
+            )
+            + "); "
             + ("wrote" if not report.failed else "incomplete results in")
             + f" {folder}/"
         )
@@ -764,4 +839,23 @@ def teach(
     """Serve the teaching app: watch the balance shift, and play Kazakhstan (docs/teaching.md)."""
     from multivector.app.page import serve
 
+    if not is_loopback(host):
+        typer.echo(
+            f"warning: serving on {host}: anyone who can reach this machine on port {port} can "
+            "open the app, without a password; bind 127.0.0.1 (the default) unless a class "
+            "on a trusted network needs it (docs/teaching.md)",
+            err=True,
+        )
     serve(host=host, port=port)
+
+
+def is_loopback(host: str) -> bool:
+    """Whether an address to bind reaches only this machine (``127.0.0.1``, ``::1``)."""
+    import ipaddress
+
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False  # a host name: it may resolve to a public address

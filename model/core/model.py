@@ -387,6 +387,23 @@ class MultivectorModel(mesa.Model):
             self.step()
         return self
 
+    def decision_slots(self) -> int:
+        """The decider-choices one replicate can record.
+
+        Each decider of each decision the run can pose: the episodes, the recorded votes, every
+        month of a lasting shock. Counted from the schedule, before any month runs, to estimate
+        what a run will cost.
+        """
+        scheduled = [p for plans in self.plans.values() for p in plans]
+        slots = sum(len(d.deciders) for p in scheduled for d in p.decisions)
+        slots += sum(len(d.deciders) for votes in self.votes_due.values() for d in votes)
+        for shock in self.shocks:
+            months = shock.last - shock.first + 1
+            for plan, times in ((shock.onset, 1), (shock.during, months), (shock.ending, 1)):
+                if plan is not None:
+                    slots += times * sum(len(d.deciders) for d in plan.decisions)
+        return slots
+
     # --- episodes -------------------------------------------------------------------------
 
     def impose(self, key: str, actor: str, option: str) -> None:

@@ -8,6 +8,7 @@ samples are a deterministic function of the file: the same file gives the same s
 
 import hashlib
 import itertools
+import math
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
@@ -112,6 +113,10 @@ class Input(Strict):
             return stats.triang.ppf(u, c, loc=self.low, scale=self.high - self.low)
         index = np.minimum((u * len(self.values)).astype(int), len(self.values) - 1)
         return np.asarray(self.values, dtype=float)[index]
+
+    def grid_points(self) -> int:
+        """How many grid points the input has (counted, not built)."""
+        return len(self.values) if self.distribution == "choice" else self.levels
 
     def grid(self) -> np.ndarray:
         """The input's grid points."""
@@ -338,6 +343,22 @@ def sample_values(experiment: Experiment) -> np.ndarray:
     return values
 
 
+def sample_count(experiment: Experiment) -> int:
+    """How many samples the design has, counted without drawing or building them.
+
+    A grid's size is the product of its inputs' points (which can be astronomically large), so
+    it is checked against the limit before ``itertools.product`` would build it.
+    """
+    inputs = experiment.input
+    if not inputs:
+        return experiment.samples
+    if experiment.sampler == "grid":
+        return math.prod(i.grid_points() for i in inputs)
+    if experiment.sampler == "sobol":
+        return max(1, experiment.samples // (2 * len(inputs) + 2)) * (2 * len(inputs) + 2)
+    return experiment.samples
+
+
 def _unit_values(experiment: Experiment) -> np.ndarray:
     """Input values per sample before rounding."""
     inputs = experiment.input
@@ -467,10 +488,15 @@ def load_experiment(path: Path) -> Design:
     names = [s.name for s in scenarios]
     if len(set(names)) != len(names):
         raise InputError(path, "scenarios", "two scenarios share a name")
-    values = sample_values(experiment)
-    runs = len(scenarios) * len(values) * experiment.replicates
+    runs = len(scenarios) * sample_count(experiment) * experiment.replicates
     if runs > MAX_RUNS:
-        raise InputError(path, "samples", f"{runs:,} runs is more than {MAX_RUNS:,}")
+        field = "input" if experiment.sampler == "grid" else "samples"
+        raise InputError(
+            path,
+            field,
+            f"{runs:,} runs is more than {MAX_RUNS:,} (scenarios x samples x replicates)",
+        )
+    values = sample_values(experiment)
     design = Design(
         experiment,
         path,

@@ -359,11 +359,49 @@ def _hash_files(paths: Iterable[Path]) -> str:
     return digest.hexdigest()
 
 
+def repeated_entry(episode: Episode) -> tuple[str, str] | None:
+    """The first list of an episode that names something twice, as (field, problem), or None.
+
+    Compiling would silently count a repeated sponsor once (approvals are set per actor) and a
+    repeated ``when.chose`` option once (a set), and would weigh a repeated issue tag twice in
+    the principle term; each is a slip in the file, so it is refused.
+    (A decision's ``deciders`` are checked by the schema itself.)
+    """
+    lists: list[tuple[str, Sequence[str]]] = [
+        ("sponsors", episode.sponsors),
+        ("issues", episode.issues),
+    ]
+    lists += [
+        (f"decision[{k}]({d.name}).when.chose", d.when.chose)
+        for k, d in enumerate(episode.decision)
+        if d.when is not None
+    ]
+    for field_name, values in lists:
+        twice = sorted({v for v in values if values.count(v) > 1})
+        if twice:
+            return field_name, f"lists {', '.join(twice)} twice"
+    return None
+
+
+def check_repeats(path: Path, episodes: Iterable[Episode]) -> None:
+    """Refuse an episode file whose lists name something twice (:func:`repeated_entry`).
+
+    Raises:
+        InputError: Naming the file and ``episode[k](id).<field>``.
+    """
+    for position, episode in enumerate(episodes):
+        found = repeated_entry(episode)
+        if found is not None:
+            raise InputError(path, f"episode[{position}]({episode.id}).{found[0]}", found[1])
+
+
 def load_episode_files(paths: Iterable[Path]) -> dict[str, tuple[Episode, Path]]:
     """Load episode files, checking ids are unique across them and references resolve."""
     found: dict[str, tuple[Episode, Path]] = {}
     for path in paths:
-        for position, episode in enumerate(load(path, EpisodeFile).episode):
+        episodes = load(path, EpisodeFile).episode
+        check_repeats(path, episodes)
+        for position, episode in enumerate(episodes):
             if episode.id in found:
                 raise InputError(
                     path,

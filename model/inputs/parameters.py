@@ -1,14 +1,18 @@
 """The parameter file: utility weights, choice precision, structural and dynamics parameters."""
 
+import difflib
 import hashlib
+import types
 from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Union, get_args, get_origin
 
 import numpy as np
-from pydantic import Field
+from pydantic import BaseModel, Field
 
 from multivector.actors import ACTORS, INDEX, ActorCode
+from multivector.errors import InputError
 from multivector.inputs.schema import Strict, read_toml_bytes, validate
 
 DATA = Path(__file__).resolve().parent.parent / "data"  # the package folder's data/
@@ -188,9 +192,16 @@ class Parameters:
         Args:
             **changes: Dotted parameter names (with ``__`` for the dot) and new values.
 
+        Raises:
+            InputError: If a name is not a parameter (:func:`overridable`) or a value is
+                invalid for it, naming the parameter file.
+
         """
         data = self.spec.model_dump()
         for dotted, value in changes.items():
+            problem = override_problem(dotted.replace("__", "."))
+            if problem is not None:
+                raise InputError(self.path, dotted.replace("__", "."), problem)
             *head, last = dotted.split("__")
             node = data
             for key in head:
@@ -199,6 +210,80 @@ class Parameters:
         spec = validate(self.path, data, ParameterFile)
         digest = hashlib.sha256(spec.model_dump_json().encode()).hexdigest()
         return Parameters.from_spec(spec, self.path, digest)
+
+
+OVERRIDABLE_SECTIONS: tuple[str, ...] = (
+    "choice",
+    "weights",
+    "actor",
+    "dependence",
+    "relation",
+    "dynamics",
+)
+"""The tables of the parameter file whose numbers a scenario or an experiment may set; the
+``calibration`` table records how the file was fitted and is not a parameter."""
+
+
+def _is_number(annotation: object) -> bool:
+    """Whether a field's type is a number (``float``, ``int``, or one of them or None)."""
+    if get_origin(annotation) is Annotated:  # a constrained number (``Weight | None``)
+        return _is_number(get_args(annotation)[0])
+    if annotation in (int, float):
+        return True
+    if get_origin(annotation) in (Union, types.UnionType):
+        members = [a for a in get_args(annotation) if a is not type(None)]
+        return bool(members) and all(_is_number(a) for a in members)
+    return False
+
+
+def _numbers(table: type[BaseModel]) -> list[str]:
+    """The numeric fields of a table of the parameter file."""
+    return [name for name, info in table.model_fields.items() if _is_number(info.annotation)]
+
+
+@cache
+def overridable() -> tuple[str, ...]:
+    """Every dotted name an override may set: each number of the parameter tables.
+
+    ``actor.<CODE>.<term>`` sets one actor's weight or precision (:class:`WeightOverrides`).
+    """
+    names: list[str] = []
+    for section in OVERRIDABLE_SECTIONS:
+        if section == "actor":
+            names += [
+                f"actor.{code}.{term}" for code in ACTORS for term in _numbers(WeightOverrides)
+            ]
+            continue
+        table = ParameterFile.model_fields[section].annotation
+        assert isinstance(table, type) and issubclass(table, BaseModel)
+        names += [f"{section}.{name}" for name in _numbers(table)]
+    return tuple(names)
+
+
+def override_problem(dotted: str) -> str | None:
+    """Why ``dotted`` cannot be overridden (it is not a number of the parameter file), or None.
+
+    Without this check an override of ``calibration.decisions`` would be written into the
+    file's record of its fit, validate, and the run would go ahead as if it mattered.
+
+    The problem reads like the schema's own: ``unknown field`` for a name missing from a
+    parameter table (``weights.charisma``), ``not a parameter`` for anything else, with the
+    closest real name where one is spelt alike.
+    """
+    names = overridable()
+    if dotted in names:
+        return None
+    if any(dotted.startswith(name + ".") for name in names):
+        return "not a parameter"  # it runs on through a number (choice.precision.x)
+    close = difflib.get_close_matches(dotted, names, n=1, cutoff=0.8)
+    hint = f"; did you mean '{close[0]}'?" if close else ""
+    if "." in dotted and dotted.split(".")[0] in OVERRIDABLE_SECTIONS:
+        return f"unknown field{hint}"
+    tables = [s + (".<ACTOR>" if s == "actor" else "") for s in OVERRIDABLE_SECTIONS]
+    return (
+        f"not a parameter; an override sets a number in {', '.join(tables[:-1])} or "
+        f"{tables[-1]}{hint}"
+    )
 
 
 def parameter_keyword(dotted: str) -> str:

@@ -6,7 +6,13 @@ from typing import TYPE_CHECKING, Annotated, Literal
 from pydantic import Field, PrivateAttr, field_validator, model_validator
 
 from multivector.actors import ActorCode
-from multivector.calendar import RECORD_END, RECORD_START, month_label, parse_month
+from multivector.calendar import (
+    MAX_SPAN_MONTHS,
+    RECORD_END,
+    RECORD_START,
+    month_label,
+    parse_month,
+)
 from multivector.errors import InputError
 from multivector.inputs.provenance import Source
 from multivector.inputs.schema import (
@@ -17,6 +23,7 @@ from multivector.inputs.schema import (
     TieKind,
     check_date,
     load_with_bytes,
+    read_toml,
 )
 from multivector.inputs.shocks import Shock, ShockBase, compile_shock, tied_choice, window
 from multivector.keys import decision_key
@@ -97,8 +104,8 @@ class Scenario(Strict):
         first, last = parse_month(self.start), parse_month(self.end)
         if last < first:
             raise FieldProblem("end", "is before start")
-        if last - first > 12 * 60:
-            raise FieldProblem("end", "the span is longer than 60 years")
+        if last - first > MAX_SPAN_MONTHS:
+            raise FieldProblem("end", f"the span is longer than {MAX_SPAN_MONTHS // 12} years")
         if self.record.until is not None and parse_month(self.record.until) > last:
             raise FieldProblem("record.until", "is after end")
         if self.start_from == "record" and first <= parse_month(RECORD_START):
@@ -131,15 +138,47 @@ class Scenario(Strict):
 
 
 def _relative(path: Path, value: str, field: str) -> str:
-    """A path named in a scenario file, resolved against the file's folder; it must exist."""
+    """A TOML file named in a scenario file, resolved against the scenario's folder.
+
+    The file must be one the model can read: a problem with the file as a whole (missing, a
+    folder, not a regular file, unreadable, empty, not TOML) is the scenario's, so it names the
+    scenario file and ``field``, then the file; a problem inside a readable TOML file names that
+    file (where it must be fixed), when the file is loaded.
+
+    Raises:
+        InputError: Naming ``path`` and ``field`` for a file-level problem.
+    """
+    if "\0" in value:  # no file is called that, and the OS would refuse to open it
+        raise InputError(path, field, "contains a NUL character")
     resolved = Path(value)
     if not resolved.is_absolute():
         resolved = path.parent / resolved
     if resolved.is_dir():
         raise InputError(path, field, f"{resolved} is a directory, not a file")
-    if not resolved.is_file():
+    if not resolved.exists():
         raise InputError(path, field, f"no such file: {resolved}")
+    try:
+        read_toml(resolved)
+    except InputError as error:
+        if error.field:  # e.g. nested too deeply: a problem at a place inside the file
+            raise
+        raise InputError(path, field, f"{resolved}: {error.problem}") from None
     return str(resolved)
+
+
+def _entries(path: Path, files: list[str]) -> list[str]:
+    """The scenario's ``episodes`` entries resolved and checked, each file named once."""
+    resolved: list[str] = []
+    for position, file in enumerate(files):
+        entry = _relative(path, file, f"episodes[{position}]")
+        same = [k for k, other in enumerate(resolved) if Path(other).samefile(entry)]
+        if same:
+            # loaded twice, the file's episodes would clash with themselves
+            raise InputError(
+                path, f"episodes[{position}]", f"{entry} is already listed as episodes[{same[0]}]"
+            )
+        resolved.append(entry)
+    return resolved
 
 
 def _check_ties(path: Path, scenario: Scenario) -> None:
@@ -212,9 +251,11 @@ def load_scenario(path: Path) -> Scenario:
     """Read and validate a scenario file.
 
     Relative ``parameters`` and ``episodes`` paths are taken relative to the scenario file's
-    folder and must exist; the episode files must be valid; episodes named in
-    ``record.exclude`` must be in the library; shocks must fall inside the span and compile;
-    parameter overrides must name real parameters with valid values.
+    folder and must be readable TOML files (a file that is not is reported against the scenario's
+    field), each episode file listed once; the episode files must be valid; episodes named in
+    ``record.exclude`` must be in the library, each once; shocks must fall inside the span and
+    compile; parameter overrides must name real parameters (:func:`overridable
+    <multivector.inputs.parameters.overridable>`) with valid values.
     """
     from multivector.inputs.library import library_for
 
@@ -223,16 +264,18 @@ def load_scenario(path: Path) -> Scenario:
     update: dict[str, object] = {}
     if scenario.parameters is not None:
         update["parameters"] = _relative(path, scenario.parameters, "parameters")
-    update["episodes"] = [
-        _relative(path, file, f"episodes[{k}]") for k, file in enumerate(scenario.episodes)
-    ]
+    update["episodes"] = _entries(path, scenario.episodes)
     scenario = scenario.model_copy(update=update).with_source(Source.of(path, raw))
     known = library_for(scenario.episodes).episodes
+    excluded: set[str] = set()
     for position, episode in enumerate(scenario.record.exclude):
         if episode not in known:
             raise InputError(
                 path, f"record.exclude[{position}]", f"no episode '{episode}' in the library"
             )
+        if episode in excluded:  # the exclusions are a set: a repeat would count once
+            raise InputError(path, f"record.exclude[{position}]", f"'{episode}' is listed twice")
+        excluded.add(episode)
     _check_ties(path, scenario)
     _check_shocks(path, scenario, set(known))
     scenario_parameters(scenario, path)
@@ -252,12 +295,8 @@ def scenario_parameters(scenario: Scenario, path: Path | None = None) -> "Parame
     for name, value in scenario.overrides.items():
         try:
             parameters = parameters.with_values(**{parameter_keyword(name): value})
-        except InputError as error:
+        except InputError as error:  # not a parameter (parameters.overridable), or a bad value
             raise InputError(path or scenario.name, f'overrides."{name}"', error.problem) from None
-        except (AttributeError, TypeError):  # a dotted name running through a number
-            raise InputError(
-                path or scenario.name, f'overrides."{name}"', "not a parameter"
-            ) from None
     return parameters
 
 

@@ -5,7 +5,10 @@ The formats are documented for users in ``docs/episodes.md``.
 """
 
 import datetime as dt
+import difflib
 import io
+import os
+import stat
 import tomllib
 from pathlib import Path
 from typing import Annotated, Any, Literal, get_args
@@ -386,27 +389,103 @@ class NormsFile(Strict):
 # --- loading -----------------------------------------------------------------------------
 
 
+MAX_INPUT_BYTES = 16_000_000
+"""The largest input file read. The largest shipped one, the 2014-2024 votes table, is 268 kB;
+a scenario or episode file is a few kB. A limit 60 times the largest keeps a mistaken path
+(a log, a disk image, ``/proc/kcore``) from being read into memory."""
+
+MAX_DEPTH = 24
+"""The deepest nesting of tables and arrays an input may have. The deepest shipped file
+(an episode's decision, option, approval) nests 5 deep; TOML's reader recurses once per level
+and fails near a thousand with a ``RecursionError``."""
+
+
+def read_input_bytes(path: Path, limit: int = MAX_INPUT_BYTES) -> bytes:
+    """Read an input file's bytes, refusing what is not a regular file of a sane size.
+
+    A FIFO would block reading forever and ``/dev/zero`` never ends, so the file's type and
+    size are checked before reading (on the open descriptor, opened without blocking, so it
+    cannot be swapped for a FIFO in between) and at most ``limit + 1`` bytes are read.
+
+    Raises:
+        InputError: Naming the file: missing, a folder, not a regular file, too large, or
+            unreadable.
+    """
+    path = Path(path)
+    try:
+        descriptor = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+    except FileNotFoundError:
+        raise InputError(path, "", "no such file") from None
+    except IsADirectoryError:
+        raise InputError(path, "", "is a directory, not a file") from None
+    except OSError as error:
+        raise InputError(path, "", f"cannot be read: {error.strerror or error}") from None
+    status = os.fstat(descriptor)
+    problem = None
+    if stat.S_ISDIR(status.st_mode):
+        problem = "is a directory, not a file"
+    elif not stat.S_ISREG(status.st_mode):
+        problem = "is not a regular file (a FIFO, device or socket)"
+    elif status.st_size > limit:
+        problem = f"is {status.st_size:,} bytes; input files are limited to {limit:,}"
+    if problem is not None:
+        os.close(descriptor)
+        raise InputError(path, "", problem)
+    with os.fdopen(descriptor, "rb") as handle:
+        try:
+            data = handle.read(limit + 1)
+        except OSError as error:
+            raise InputError(path, "", f"cannot be read: {error.strerror or error}") from None
+    if len(data) > limit:  # a file that reports a small size and keeps growing
+        raise InputError(path, "", f"is more than {limit:,} bytes; input files are limited to it")
+    return data
+
+
+def nesting_problem(data: Any, limit: int = MAX_DEPTH) -> str | None:
+    """The dotted path of the first value nested deeper than ``limit``, or None.
+
+    Iterative, so a deep value cannot exhaust the stack while it is being measured.
+    """
+    stack: list[tuple[Any, str, int]] = [(data, "", 0)]
+    while stack:
+        node, where, depth = stack.pop()
+        if depth > limit:
+            return where or "(top level)"
+        if isinstance(node, dict):
+            stack.extend(
+                (value, f"{where}.{key}" if where else str(key), depth + 1)
+                for key, value in node.items()
+            )
+        elif isinstance(node, list):
+            stack.extend((value, f"{where}[{k}]", depth + 1) for k, value in enumerate(node))
+    return None
+
+
 def read_toml_bytes(path: Path) -> tuple[dict[str, Any], bytes]:
     """Read a TOML file and the bytes it was parsed from (to hash exactly what was used).
 
     Every way reading can fail becomes an :class:`InputError`.
     """
-    if not path.exists():
-        raise InputError(path, "", "no such file")
-    if path.is_dir():
-        raise InputError(path, "", "is a directory, not a file")
+    data = read_input_bytes(path)
     try:
-        data = path.read_bytes()
         # decoded as read_text would: a byte-order mark tolerated, universal newlines
         text = io.TextIOWrapper(io.BytesIO(data), encoding="utf-8-sig").read()
-    except (OSError, UnicodeDecodeError) as error:
+    except UnicodeDecodeError as error:
         raise InputError(path, "", f"cannot be read: {error}") from None
     if not text.strip():
         raise InputError(path, "", "is empty")
     try:
-        return tomllib.loads(text), data
+        parsed = tomllib.loads(text)
     except tomllib.TOMLDecodeError as error:
         raise InputError(path, "", f"TOML syntax error: {error}") from None
+    except RecursionError:
+        raise InputError(
+            path, "", f"nested too deeply: tables and arrays may nest at most {MAX_DEPTH} deep"
+        ) from None
+    where = nesting_problem(parsed)
+    if where is not None:
+        raise InputError(path, where, f"nested too deeply (more than {MAX_DEPTH} levels)")
+    return parsed, data
 
 
 def read_toml(path: Path) -> dict[str, Any]:
@@ -442,12 +521,25 @@ def field_path(location: tuple[int | str, ...], data: Any) -> str:
     return "".join(parts)
 
 
+def _suggestion(unknown: tuple[int | str, ...], errors: list[Any]) -> str:
+    """``; did you mean 'title'?`` where a missing field beside an unknown one is spelt alike."""
+    missing = [
+        str(e["loc"][-1])
+        for e in errors
+        if e["type"] == "missing" and tuple(e["loc"][:-1]) == tuple(unknown[:-1])
+    ]
+    close = difflib.get_close_matches(str(unknown[-1]), missing, n=1, cutoff=0.6)
+    return f"; did you mean '{close[0]}'?" if close else ""
+
+
 def validate[M: BaseModel](path: Path, data: dict[str, Any], schema: type[M]) -> M:
     """Validate parsed TOML against a schema; the first problem becomes an :class:`InputError`."""
     try:
         return schema.model_validate(data)
     except ValidationError as error:
-        first = error.errors()[0]
+        errors = error.errors()
+        # a misspelt key is both unknown and leaves its field missing: name the misspelling
+        first = next((e for e in errors if e["type"] == "extra_forbidden"), errors[0])
         where = field_path(tuple(first["loc"]), data)
         message = first["msg"]
         cause = first.get("ctx", {}).get("error")
@@ -461,7 +553,7 @@ def validate[M: BaseModel](path: Path, data: dict[str, Any], schema: type[M]) ->
             where = f"{where}.{ctx['discriminator'].strip(chr(39))}"
             message = f"unknown kind '{ctx['tag']}'; expected one of {ctx['expected_tags']}"
         elif first["type"] == "extra_forbidden":
-            message = "unknown field"
+            message = "unknown field" + _suggestion(first["loc"], errors)
         elif first["type"] == "missing":
             message = "missing required field"
         raise InputError(path, where, message) from None

@@ -19,7 +19,7 @@ from functools import cache, lru_cache
 from pathlib import Path
 from typing import Annotated, ClassVar, Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from multivector.actors import ActorCode
 from multivector.calendar import month_label, parse_month
@@ -35,6 +35,7 @@ from multivector.inputs.schema import (
     OptionName,
     Strict,
     Unit,
+    check_date,
     load_with_bytes,
 )
 from multivector.keys import decision_key, is_qualified
@@ -75,6 +76,15 @@ class ShockBase(Strict):
     hazard: Chance | None = None
     until: DateText | None = None
     duration_months: Months | None = None
+
+    # checked field by field, so a bad month is reported as shock[0](name).date (or .until),
+    # not against the shock as a whole by the model-level check below
+    _date = field_validator("date")(check_date)
+
+    @field_validator("until")
+    @classmethod
+    def _until(cls, value: DateText | None) -> DateText | None:
+        return None if value is None else check_date(value)
 
     @model_validator(mode="after")
     def _timing(self) -> "ShockBase":
@@ -155,6 +165,9 @@ class UnVote(ShockBase):
     def _seats(self) -> "UnVote":
         if self.seats and self.body != "UNSC":
             raise FieldProblem("seats", "apply to a UNSC vote only")
+        # the council's members are a set: a repeated seat would silently count once
+        if len(set(self.seats)) != len(self.seats):
+            raise FieldProblem("seats", f"lists an actor twice: {self.seats}")
         return self
 
     def roles(self) -> dict[str, list[str]]:

@@ -10,6 +10,7 @@ of votes in the same columns (``multivector predict VOTES.csv``) is read by the 
 
 import csv
 import datetime as dt
+import io
 import re
 from dataclasses import dataclass
 from functools import cache
@@ -26,14 +27,17 @@ from pydantic import (
 )
 
 from multivector.actors import ACTORS, ActorCode
+from multivector.calendar import replay_problem
 from multivector.errors import InputError
 from multivector.inputs.parameters import DATA
 from multivector.inputs.schema import (
     Episode,
+    FieldProblem,
     IssueTag,
     Strict,
     Unit,
     load,
+    read_input_bytes,
 )
 
 VOTES = DATA / "votes"
@@ -121,14 +125,15 @@ def read_votes(path: Path, *, record: bool = False) -> list[VoteRow]:
         record: Whether this is the project's own record (which must stop before 2025: later
             votes are held back to test the forecasts, and must not enter the project's data).
     """
+    data = read_input_bytes(path)  # a regular file of a sane size, or a one-line refusal
     try:
-        with path.open(newline="", encoding="utf-8") as handle:
-            reader = csv.DictReader(handle)
-            missing = [c for c in COLUMNS if c not in (reader.fieldnames or [])]
-            if missing:
-                raise InputError(path, "header", f"missing column(s) {', '.join(missing)}")
-            raw = list(reader)
-    except (OSError, UnicodeDecodeError, csv.Error) as error:
+        text = data.decode("utf-8-sig")
+        reader = csv.DictReader(io.StringIO(text, newline=""))
+        missing = [c for c in COLUMNS if c not in (reader.fieldnames or [])]
+        if missing:
+            raise InputError(path, "header", f"missing column(s) {', '.join(missing)}")
+        raw = list(reader)
+    except (UnicodeDecodeError, csv.Error) as error:
         raise InputError(path, "", f"cannot be read as CSV ({error})") from None
     if not raw:
         raise InputError(path, "", "holds no votes")
@@ -148,6 +153,11 @@ def read_votes(path: Path, *, record: bool = False) -> list[VoteRow]:
             raise InputError(
                 path, f"line {line}.date", "votes from 2025 on are held back from the record"
             )
+        # a vote is posed in the record's replay: one outside it would never be posed (before
+        # the record) or could not be reached (after the longest run)
+        outside = replay_problem(row.date)
+        if outside is not None:
+            raise InputError(path, f"line {line} ({row.source_id}).date", outside)
         seen.add(row.source_id)
         rows.append(row)
     return rows
@@ -176,6 +186,9 @@ class Family(Strict):
     def _matches_something(self) -> "Family":
         if not self.match and not self.resolutions:
             raise ValueError("a family needs match strings or resolution symbols")
+        # a vote's sponsors are a set of approvals: a repeated one would silently count once
+        if len(set(self.sponsors)) != len(self.sponsors):
+            raise FieldProblem("sponsors", "lists an actor twice")
         return self
 
     def covers(self, row: "VoteRow") -> bool:

@@ -1,5 +1,7 @@
 """Run a scenario: one model instance per chunk of replicates, the same code for 1 or 100,000."""
 
+import dataclasses
+import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cached_property
@@ -8,6 +10,9 @@ import numpy as np
 
 from multivector.core.model import MultivectorModel
 from multivector.core.observation import DecisionRecord, Recorder
+from multivector.errors import InputError
+from multivector.files import human_bytes
+from multivector.inputs.costs import load_costs
 from multivector.inputs.library import Decision, Library, library_for
 from multivector.inputs.parameters import Parameters
 from multivector.inputs.provenance import Provenance
@@ -193,3 +198,84 @@ def run_scenario(
         chunks.append(model.recorder)
         ids.append(replicate_ids)
     return Run(scenario, seed, replicates, parameters, library, tuple(chunks), tuple(ids))
+
+
+# --- what a run will cost, before it starts -----------------------------------------------
+
+
+@dataclass(frozen=True)
+class RunEstimate:
+    """A run's size and its expected memory and disk cost (``data/costs.toml``).
+
+    Attributes:
+        replicates: Replicates.
+        months: Months per replicate.
+        slots: Decider-choices one replicate can record.
+        memory_bytes: Expected peak memory of the run and its files being built.
+        disk_bytes: Expected size of its output folder.
+    """
+
+    replicates: int
+    months: int
+    slots: int
+    memory_bytes: int
+    disk_bytes: int
+
+    def paired(self) -> "RunEstimate":
+        """A comparison's cost: this run and its baseline's over the same months, both held."""
+        return dataclasses.replace(self, memory_bytes=2 * self.memory_bytes)
+
+    def fits(self, available: int, what: str, field: str) -> None:
+        """Refuse, in one line with the figures, a run that needs more memory than ``available``.
+
+        Args:
+            available: Bytes of memory the run may use.
+            what: The file the replicate count comes from (the scenario, or the command).
+            field: The field or option that set it.
+        """
+        if self.memory_bytes <= available:
+            return
+        costs = load_costs().memory
+        per_replicate = costs.of(1, self.months, self.slots) - costs.base_bytes
+        most = max(0, (available - costs.base_bytes) // max(per_replicate, 1))
+        raise InputError(
+            what,
+            field,
+            f"{self.replicates:,} replicates of {self.months} months need about "
+            f"{human_bytes(self.memory_bytes)} of memory ({human_bytes(per_replicate)} each); "
+            f"{human_bytes(available)} is available: use at most {most:,} replicates, or a sweep",
+        )
+
+
+def estimate_run(
+    scenario: Scenario,
+    *,
+    replicates: int | None = None,
+    parameters: Parameters | None = None,
+    library: Library | None = None,
+) -> RunEstimate:
+    """What a run will cost, counted from its schedule (a model of one replicate, not run)."""
+    replicates = scenario.replicates if replicates is None else replicates
+    model = MultivectorModel(scenario, replicates=1, parameters=parameters, library=library)
+    months = model.last_month - model.first_month + 1
+    slots = model.decision_slots()
+    costs = load_costs()
+    return RunEstimate(
+        replicates,
+        months,
+        slots,
+        costs.memory.of(replicates, months, slots),
+        costs.disk.of(replicates, months, slots),
+    )
+
+
+def available_memory() -> int:
+    """Bytes of memory available to a new run now (``MemAvailable``, else physical memory)."""
+    try:
+        with open("/proc/meminfo") as meminfo:
+            for line in meminfo:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")

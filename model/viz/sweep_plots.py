@@ -6,6 +6,8 @@ without loading every row into Python objects.
 """
 
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
 from functools import cached_property
 from pathlib import Path
 from typing import Any
@@ -44,26 +46,40 @@ class SweepReader:
     """
 
     def __init__(self, folder: Path) -> None:
+        from multivector.runs.sweep import verify_results
+
         self.folder = Path(folder)
         manifest = self.folder / "manifest.json"
         if not self.folder.is_dir():
             raise InputError(self.folder, "", "no such results folder")
         if not manifest.is_file():
             raise InputError(self.folder, "", "holds no manifest.json: not a sweep's results")
-        if not (self.folder / "complete.json").is_file():
-            raise InputError(
-                self.folder, "", "the sweep is not complete: run it again with --resume"
-            )
-        self.manifest: dict[str, Any] = json.loads(manifest.read_text())
-        self.samples = pq.read_table(self.folder / "samples.parquet")
+        # every file checked against complete.json first: a damaged chunk is one input error
+        # naming it, not a Parquet traceback half-way through a figure
+        verify_results(self.folder)
+        with self._reading(manifest):
+            self.manifest: dict[str, Any] = json.loads(manifest.read_text())
+            self.samples = pq.read_table(self.folder / "samples.parquet")
         self._sample_means: dict[str, dict[str, np.ndarray]] = {}
+
+    @contextmanager
+    def _reading(self, what: Path) -> Iterator[None]:
+        """Turn a read that fails despite the checks (a file changed in place) into one line."""
+        try:
+            yield
+        except (OSError, ValueError, pa.ArrowException) as error:
+            problem = " ".join(str(error).split())[:200]
+            raise InputError(
+                what, "", f"cannot be read ({problem}): rerun the sweep with --resume"
+            ) from None
 
     def table(self, name: str, columns: list[str] | None = None, filter: Any = None) -> pa.Table:
         """Read one of the datasets (runs, decisions, outcomes)."""
         import pyarrow.dataset as ds
 
-        dataset = ds.dataset(self.folder / name, format="parquet")
-        return dataset.to_table(columns=columns, filter=filter)
+        with self._reading(self.folder / name):
+            dataset = ds.dataset(self.folder / name, format="parquet")
+            return dataset.to_table(columns=columns, filter=filter)
 
     @property
     def name(self) -> str:
@@ -94,7 +110,8 @@ class SweepReader:
         """The end-state metrics the runs table holds (read from its schema)."""
         import pyarrow.dataset as ds
 
-        names = ds.dataset(self.folder / "runs", format="parquet").schema.names
+        with self._reading(self.folder / "runs"):
+            names = ds.dataset(self.folder / "runs", format="parquet").schema.names
         return [m for m in END_METRICS if m in names]
 
     @cached_property
