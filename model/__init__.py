@@ -7,7 +7,8 @@ Read top to bottom, the package is the data flow; each layer imports only the la
 - ``api``: the Python API below (``import multivector as mv``), which the command line uses.
 - ``outputs``: files out (Parquet, JSON, TOML, Markdown), each set written whole or not at all.
 - ``viz``: figures, with one palette.
-- ``analysis``: numbers from runs: summaries, drift, patterns, calibration, predictions.
+- ``analysis``: numbers from runs: summaries, drift, patterns, calibration, predictions,
+  scenario discovery over sweeps.
 - ``runs``: many replicates: scenario runs, paired comparisons, sweeps (local or Dask).
 - ``core``: the dynamics of one batch of replicates: ``utility`` (the utility function, term
   by term), ``choice`` (logit and the vote equilibrium), ``streams``, ``world``, ``agents``,
@@ -32,18 +33,22 @@ API = (
     "predict",
     "episodes",
     "statics",
+    "discover",
     "RunResult",
     "ComparisonResult",
     "SweepResults",
+    "DiscoveryResult",
 )
 
 if TYPE_CHECKING:
     from multivector.api import (  # noqa: F401
         ComparisonResult,
+        DiscoveryResult,
         RunResult,
         SweepResults,
         calibrate,
         compare,
+        discover,
         episodes,
         open_sweep,
         predict,

@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     import pandas as pd
     from matplotlib.figure import Figure
 
+    from multivector.analysis.discovery import Discovery
     from multivector.inputs.experiment import Design
     from multivector.inputs.parameters import Parameters
     from multivector.inputs.scenario import Scenario
@@ -312,7 +313,7 @@ class SweepResults:
 
     @cached_property
     def _reader(self) -> Any:
-        from multivector.viz.sweep_plots import SweepReader
+        from multivector.analysis.sweep_results import SweepReader
 
         return SweepReader(self.folder)
 
@@ -397,6 +398,122 @@ def sweep(
         progress=progress,
     )
     return SweepResults(folder, report)
+
+
+@dataclass
+class DiscoveryResult:
+    """A scenario discovery over a finished sweep (PRIM or CART, with feature scores).
+
+    Attributes:
+        discovery: What was found (:class:`multivector.analysis.discovery.Discovery`).
+        reader: The sweep it read.
+    """
+
+    discovery: "Discovery"
+    reader: Any
+
+    @property
+    def summary(self) -> dict[str, Any]:
+        """The findings and their provenance, as ``discovery.json`` holds them (no figures)."""
+        from multivector.outputs.discovery import discovery_record
+
+        return discovery_record(self.discovery, self.reader)
+
+    @property
+    def box(self) -> "pd.DataFrame":
+        """The reported box: one row per restricted input, in the input's units."""
+        import pandas as pd
+
+        return pd.DataFrame([limit.as_dict() for limit in self.discovery.box.limits])
+
+    def default_folder(self) -> Path:
+        """``<results>/discovery/<target>-<method>-per-<unit>/``."""
+        from multivector.analysis.discovery import slug
+
+        found = self.discovery
+        return self.reader.folder / "discovery" / slug(found.target, found.method)
+
+    def write(self, out: str | Path | None = None) -> dict[str, Any]:
+        """Write discovery.json and the figures (default folder: :meth:`default_folder`)."""
+        from multivector.outputs.discovery import write_discovery
+
+        folder = Path(out) if out is not None else self.default_folder()
+        return write_discovery(self.discovery, self.reader, folder)
+
+
+def discover(
+    results: str | Path,
+    *,
+    outcome: str | None = None,
+    where: str | None = None,
+    method: str = "prim",
+    per: str = "sample",
+    threshold: float | None = None,
+    month: str | None = None,
+    scenario: str | None = None,
+    box: int | None = None,
+) -> DiscoveryResult:
+    """Scenario discovery: under which ranges of a sweep's inputs does an outcome happen?
+
+    Args:
+        results: A finished sweep's results folder.
+        outcome: An outcome the experiment defines (``[[outcome]]``); or give ``where``.
+        where: An end-state condition on the runs table, e.g. ``"alignment_RUS < 0.5"``.
+        method: ``"prim"`` or ``"cart"``.
+        per: ``"sample"``: a row per sample, a case of interest when the outcome holds in at
+            least ``threshold`` of its replicates; ``"replicate"``: a row per run.
+        threshold: The share for ``per="sample"`` (default 0.5).
+        month: The month ``where`` is read in (``YYYY-MM``; default: the last kept month).
+        scenario: The scenario, when the sweep ran several.
+        box: PRIM: the box on the trade-off to report (default: best harmonic mean of
+            coverage and density).
+
+    Raises:
+        InputError: Bad arguments, or a folder that is not a finished sweep.
+    """
+    from multivector.analysis.discovery import (
+        DEFAULT_THRESHOLD,
+        METHODS,
+        PER,
+        Target,
+        load_rows,
+        parse_condition,
+    )
+    from multivector.analysis.discovery import discover as find
+    from multivector.analysis.sweep_results import SweepReader
+    from multivector.calendar import month_label, parse_month
+    from multivector.errors import InputError
+
+    if (outcome is None) == (where is None):
+        raise InputError("discover", "", "give either --outcome NAME or --where CONDITION")
+    if method not in METHODS:
+        raise InputError("--method", "", f"{method!r}: choose {' or '.join(METHODS)}")
+    if per not in PER:
+        raise InputError("--per", "", f"{per!r}: choose {' or '.join(PER)}")
+    if threshold is not None and per != "sample":
+        raise InputError("--threshold", "", "applies to --per sample only")
+    if threshold is not None and not 0 < threshold <= 1:
+        raise InputError("--threshold", "", f"{threshold:g} is not a share above 0, at most 1")
+    if month is not None and where is None:
+        raise InputError("--month", "", "applies to --where only (outcomes count whole runs)")
+    if month is not None:
+        try:
+            month = month_label(parse_month(month))
+        except ValueError:
+            raise InputError("--month", "", f"{month!r} is not a month YYYY-MM") from None
+    condition = parse_condition(where) if where is not None else None
+    target = Target(
+        outcome=outcome,
+        condition=condition,
+        per=per,
+        threshold=DEFAULT_THRESHOLD if threshold is None else threshold,
+        month=month,
+    )
+    reader = SweepReader(Path(results))
+    rows = load_rows(reader, target, scenario)
+    return DiscoveryResult(
+        find(rows, target, method, box=box, seed=reader.manifest["seed"]), reader
+    )
 
 
 # --- calibration and prediction -----------------------------------------------------------

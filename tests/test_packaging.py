@@ -26,7 +26,7 @@ def test_the_api_is_the_package_top_level():
     import multivector as mv
     from multivector import api
 
-    for name in ("run", "compare", "sweep", "open_sweep", "calibrate", "predict", "episodes"):
+    for name in mv.API:
         assert getattr(mv, name) is getattr(api, name)
     assert mv.__version__ == __import__("importlib.metadata").metadata.version("multivector")
 

@@ -316,7 +316,7 @@ def test_resume_refuses_a_different_experiment(shock_design, reference, tmp_path
 
 def test_outcomes_agree_with_the_choices(reference):
     """An outcome of one choice happens exactly as often as that choice was made."""
-    from multivector.viz.sweep_plots import SweepReader
+    from multivector.analysis.sweep_results import SweepReader
 
     results = SweepReader(reference)
     outcomes = results.outcome_shares

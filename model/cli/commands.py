@@ -830,6 +830,146 @@ def plot(
 
 
 @app.command()
+def discover(
+    results: Annotated[Path, typer.Argument(help="A finished sweep's results folder.")],
+    outcome: Annotated[
+        str | None, typer.Option(help="An outcome the experiment defines ([[outcome]]).")
+    ] = None,
+    where: Annotated[
+        str | None,
+        typer.Option(help="An end-state condition instead, e.g. 'alignment_RUS < 0.5'."),
+    ] = None,
+    method: Annotated[str, typer.Option(help="prim or cart.")] = "prim",
+    per: Annotated[
+        str, typer.Option(help="sample (a row per sample) or replicate (a row per run).")
+    ] = "sample",
+    threshold: Annotated[
+        float | None,
+        typer.Option(help="--per sample: the share of replicates that makes a case (0.5)."),
+    ] = None,
+    month: Annotated[
+        str | None, typer.Option(help="--where: the month read (default: the last kept).")
+    ] = None,
+    scenario: Annotated[
+        str | None, typer.Option(help="The scenario, when the sweep ran several.")
+    ] = None,
+    box: Annotated[
+        int | None,
+        typer.Option(min=0, help="PRIM: report this box of the trade-off instead."),
+    ] = None,
+    out: Annotated[
+        Path | None,
+        typer.Option(help="Where to write (default: RESULTS/discovery/<target>-<method>-...)."),
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the findings as JSON.")] = False,
+) -> None:
+    """Scenario discovery: which ranges of the sweep's inputs make an outcome happen."""
+    from multivector import api
+    from multivector.errors import InputError
+
+    try:
+        found = api.discover(
+            results,
+            outcome=outcome,
+            where=where,
+            method=method,
+            per=per,
+            threshold=threshold,
+            month=month,
+            scenario=scenario,
+            box=box,
+        )
+        record = found.write(out)
+    except InputError as error:
+        fail(str(error))
+    if as_json:
+        sys.stdout.write(json.dumps(record, indent=2) + "\n")
+    else:
+        _print_discovery(record)
+
+
+def _print_discovery(record: dict[str, Any]) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    console = Console()
+    target, found = record["target"], record["box"]
+    console.print(
+        f"[bold]{record['sweep']['experiment']['name']}[/bold], {record['method'].upper()}: "
+        f"{target['description']}\n{record['cases']:,} cases of interest in {record['rows']:,} "
+        f"rows (base rate {record['base_rate']:.3f})"
+    )
+    title = (
+        f"box{'' if found['id'] is None else ' ' + str(found['id'])}: coverage "
+        f"{found['coverage']:.3f}, density {found['density']:.3f}, mass {found['mass']:.3f}"
+    )
+    table = Table(title=title, title_justify="left")
+    for column in ("input", "box", "sampled range", "quasi-p"):
+        table.add_column(column, justify="left" if column == "input" else "right")
+    for limit in found["limits"]:
+        table.add_row(
+            limit["label"],
+            _interval(limit),
+            f"{limit['sampled_min']:.3g} to {limit['sampled_max']:.3g}",
+            " / ".join(
+                _quasi_p(limit[f"quasi_p_{side}"]) for side in ("low", "high")
+                if side in limit["restricted"]
+            ),
+        )  # fmt: skip
+    console.print(table)
+    if not found["limits"]:
+        console.print("the box restricts no input: no region does better than the base rate")
+    if record["dropped_restrictions"]:
+        names = {i["input"]: i["label"] for i in record["inputs"]}
+        dropped = ", ".join(names[d] for d in record["dropped_restrictions"])
+        console.print(f"dropped as not significant (quasi-p above 0.05): {dropped}")
+    if record["leaves"]:
+        rules = Table(title="CART leaves of interest (density at least 0.5)", title_justify="left")
+        for column in ("leaf", "rule", "coverage", "density", "mass"):
+            rules.add_column(column, justify="left" if column == "rule" else "right")
+        for leaf in record["leaves"]:
+            if leaf["density"] >= 0.5:
+                rules.add_row(str(leaf["id"]), _rule(leaf["limits"]), f"{leaf['coverage']:.3f}",
+                              f"{leaf['density']:.3f}", f"{leaf['mass']:.3f}")  # fmt: skip
+        console.print(rules)
+    scores = Table(title="feature scores (extra trees)", title_justify="left")
+    scores.add_column("input")
+    scores.add_column("score", justify="right")
+    for entry in record["feature_scores"]:
+        scores.add_row(entry["label"], f"{entry['score']:.3f}")
+    console.print(scores)
+    for figure in record["figures"]:
+        console.print(f"wrote {figure}", highlight=False)
+
+
+def _interval(limit: dict[str, Any]) -> str:
+    """A box's range on one input: ``0.59 to 1.93``, ``<= 0.705`` or ``>= 1.37``."""
+    low, high = f"{limit['low']:.3g}", f"{limit['high']:.3g}"
+    if limit["restricted"] == ["low"]:
+        return f">= {low}"
+    if limit["restricted"] == ["high"]:
+        return f"<= {high}"
+    return f"{low} to {high}"
+
+
+def _quasi_p(value: float | None) -> str:
+    if value is None:
+        return "-"
+    return "<0.001" if value < 0.001 else f"{value:.3f}"
+
+
+def _rule(limits: list[dict[str, Any]]) -> str:
+    """A CART leaf as one rule: ``a <= 1.2 and b > 0.4``."""
+    parts = []
+    for limit in limits:
+        if "low" in limit["restricted"]:
+            parts.append(f"{limit['label']} > {limit['low']:.3g}")
+        if "high" in limit["restricted"]:
+            parts.append(f"{limit['label']} <= {limit['high']:.3g}")
+    return " and ".join(parts) or "every row"
+
+
+@app.command()
 def teach(
     host: Annotated[
         str, typer.Option(help="Address to bind (0.0.0.0: the classroom network).")

@@ -130,8 +130,8 @@ def tremble_share(free: list[Free], points: np.ndarray) -> np.ndarray:
     return np.zeros(len(points))
 
 
-def draw_parameters(parameters: Parameters, count: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """Draw per-replicate weights and precisions from a calibrated file's uncertainty.
+def draw_points(parameters: Parameters, count: int, seed: int) -> tuple[list[Free], np.ndarray]:
+    """Draw the calibration's free parameters from its estimate and covariance.
 
     Args:
         parameters: A calibrated parameter file (with a ``calibration`` table).
@@ -139,7 +139,8 @@ def draw_parameters(parameters: Parameters, count: int, seed: int) -> tuple[np.n
         seed: Seed of the draws.
 
     Returns:
-        Weights (count, 6, T) and precisions (count, 6).
+        The free parameters and the drawn points (count, n), in the calibration's own scale
+        (log precision, weights, offsets).
     """
     calibration = parameters.spec.calibration
     if calibration is None:
@@ -157,7 +158,36 @@ def draw_parameters(parameters: Parameters, count: int, seed: int) -> tuple[np.n
     points = rng.multivariate_normal(
         np.array(calibration.estimate), np.array(calibration.covariance), size=count
     )
-    return parameter_sets(free, points, prior)
+    return free, points
+
+
+def draw_parameters(parameters: Parameters, count: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Draw per-replicate weights and precisions from a calibrated file's uncertainty.
+
+    Args:
+        parameters: A calibrated parameter file (with a ``calibration`` table).
+        count: Number of draws.
+        seed: Seed of the draws.
+
+    Returns:
+        Weights (count, 6, T) and precisions (count, 6).
+    """
+    free, points = draw_points(parameters, count, seed)
+    return parameter_sets(free, points, load_parameters(DOCUMENTED_DEFAULTS))
+
+
+def draw_target(name: str) -> str:
+    """The experiment input (or override) that sets the same value as the draw named ``name``.
+
+    An input with this target replaces the draw in a sweep (``KAZ.autonomy`` is replaced by
+    ``actor.KAZ.autonomy``), so discovery leaves that draw out.
+    """
+    if name == TREMBLE:
+        return "choice.tremble"
+    actor, _, term = name.rpartition(".")
+    if not actor:
+        return "choice.precision" if term == "precision" else f"weights.{term}"
+    return f"actor.{actor}.{term}"
 
 
 def point_parameters(parameters: Parameters) -> tuple[np.ndarray, np.ndarray]:

@@ -39,6 +39,7 @@ from multivector.files import (
     COMPLETE,
     LOCK_NAME,
     STAGED_GLOB,
+    FileSet,
     check_output_folder,
     file_record,
     folder_lock,
@@ -395,6 +396,38 @@ def _samples_table(design: Design) -> pa.Table:
     return pa.table(columns)
 
 
+DRAWS = "draws.parquet"
+"""The calibration draws of a sweep with ``calibration_draws``: per scenario and sample, the
+free parameters drawn (so discovery and the reader can treat them as inputs)."""
+
+
+def _draws_table(design: Design) -> pa.Table | None:
+    """Per scenario and sample, each drawn free parameter; None without calibration draws."""
+    from multivector.inputs.uncertainty import draw_points
+
+    if not design.experiment.calibration_draws:
+        return None
+    pieces = []
+    for number, base in enumerate(design.base_parameters):
+        # the same draws as design.calibration_sets: same file, count and seed
+        free, points = draw_points(base, design.samples, design.experiment.seed)
+        columns: dict[str, Any] = {
+            "scenario": pa.array([design.scenarios[number].name] * design.samples),
+            "sample": np.arange(design.samples, dtype=np.int64),
+        }
+        columns |= {parameter.name: points[:, k] for k, parameter in enumerate(free)}
+        pieces.append(pa.table(columns))
+    return pa.concat_tables(pieces, promote_options="permissive")
+
+
+def _stage_samples(files: FileSet, out: Path, design: Design) -> None:
+    """Stage the samples table, and the calibration draws if the design has them."""
+    files.parquet(out / "samples.parquet", _samples_table(design))
+    draws = _draws_table(design)
+    if draws is not None:
+        files.parquet(out / DRAWS, draws)
+
+
 CHUNK_RECORDS = "chunks"
 """The folder of chunk records: each chunk's three files with their size, sha256 and rows."""
 
@@ -516,10 +549,12 @@ def write_complete(out: Path, design: Design, tasks: list[Task]) -> None:
     """Mark a sweep complete: every file of the dataset with its size and sha256.
 
     The chunks' entries come from their records (each verified on resume or written by this
-    sweep), so only the manifest and the samples table are hashed here. The listing has the
+    sweep), so only the manifest, the samples and draws tables are hashed here. The listing has the
     shape every results folder's ``complete.json`` has (``files``: name to bytes and sha256).
     """
-    listed = {name: file_record(out / name) for name in ("manifest.json", "samples.parquet")}
+    draws = [DRAWS] if design.experiment.calibration_draws else []
+    tables = ("manifest.json", "samples.parquet", *draws)
+    listed = {name: file_record(out / name) for name in tables}
     for task in tasks:
         record = json.loads(chunk_record(out, task).read_text())
         for name, entry in record["files"].items():
@@ -635,13 +670,13 @@ def prepare(out: Path, design: Design, chunk_runs: int, tasks: list[Task], resum
         remove_staged(out, f"*/{STAGED_GLOB}")  # a chunk being written when the sweep was killed
         # the samples are a function of the design: rewritten, so a damaged copy is repaired
         with staged() as files:
-            files.parquet(out / "samples.parquet", _samples_table(design))
+            _stage_samples(files, out, design)
         return
     if _holds_files(out) and not resume:
         raise InputError(out, "", "is not empty: choose another --out")
     out.mkdir(parents=True, exist_ok=True)
     with staged() as files:
-        files.parquet(out / "samples.parquet", _samples_table(design))
+        _stage_samples(files, out, design)
         files.json(out / "manifest.json", wanted)
 
 
