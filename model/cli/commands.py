@@ -939,7 +939,7 @@ def _print_discovery(record: dict[str, Any]) -> None:
         scores.add_row(entry["label"], f"{entry['score']:.3f}")
     console.print(scores)
     for figure in record["figures"]:
-        console.print(f"wrote {figure}", highlight=False)
+        typer.echo(f"wrote {figure}")  # one line each, never wrapped: scripts read the paths
 
 
 def _interval(limit: dict[str, Any]) -> str:
