@@ -473,7 +473,6 @@ def discover(
     """
     from multivector.analysis.discovery import (
         DEFAULT_THRESHOLD,
-        METHODS,
         PER,
         Target,
         load_rows,
@@ -486,8 +485,6 @@ def discover(
 
     if (outcome is None) == (where is None):
         raise InputError("discover", "", "give either --outcome NAME or --where CONDITION")
-    if method not in METHODS:
-        raise InputError("--method", "", f"{method!r}: choose {' or '.join(METHODS)}")
     if per not in PER:
         raise InputError("--per", "", f"{per!r}: choose {' or '.join(PER)}")
     if threshold is not None and per != "sample":

@@ -599,7 +599,7 @@ def discover(
         seed: Seed of the feature scoring's trees.
     """
     if method not in METHODS:
-        raise InputError("--method", "", f"{method!r}: choose prim or cart")
+        raise InputError("--method", "", f"{method!r}: choose {' or '.join(METHODS)}")
     found = _prim(rows, target, box) if method == "prim" else _cart(rows, target)
     found.scores = feature_scores(rows, seed)
     found.settings |= {"feature_scoring": f"extra trees ({FEATURE_TREES}), seed {seed}"}
@@ -725,8 +725,7 @@ def _cart(rows: Rows, target: Target) -> Discovery:
         algorithm = cart.CART(rows.x, rows.y, mass_min=MASS_MIN)
         algorithm.build_tree()
         boxes = algorithm.boxes
-    initial = boxes[0].copy()
-    initial.loc[0], initial.loc[1] = rows.x.min(), rows.x.max()
+    initial = _initial(rows)
     total = int(np.sum(rows.y))
     leaves = []
     for lims in boxes:
