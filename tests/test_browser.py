@@ -6,90 +6,48 @@ starts it. Screenshots go to a temporary folder, or to ``$MULTIVECTOR_SCREENSHOT
 """
 
 import os
-import socket
-import subprocess
-import sys
 import time
-import urllib.request
 from pathlib import Path
 
 import pytest
 
-try:
-    from playwright import sync_api
-except ImportError as error:  # a development dependency, which CI must have
-    sync_api, missing = None, f"playwright is not installed: pip install -e .[dev] ({error})"
-if sync_api is None:
-    if os.environ.get("CI"):
-        pytest.fail(f"CI runs the browser tests, but {missing}", pytrace=False)
-    pytest.skip(missing, allow_module_level=True)
+from tests.browsing import (
+    VIEWPORT,
+    choose,
+    chromium,
+    free_port,
+    open_app,
+    run_on,
+    shows,
+    snap,
+    start_server,
+    status,
+    stop_server,
+    wait_status,
+)
 
-ROOT = Path(__file__).resolve().parent.parent
-CHROMIUM = Path(os.environ.get("MULTIVECTOR_CHROMIUM", "/usr/bin/chromium"))
-FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
-VIEWPORT = {"width": 1600, "height": 1080}
 SESSIONS = 8
 """Browser sessions open at once in the concurrency test (each its own context and cookie)."""
 RESPONSIVE = 6.0
 """Seconds within which every session's step must show, with all of them stepping at once."""
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
     port = free_port()
     log = tmp_path_factory.mktemp("server") / "server.log"
-    with open(log, "wb") as out:
-        process = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "multivector.app.page",
-                "--host",
-                "127.0.0.1",
-                "--port",
-                str(port),
-            ],
-            cwd=ROOT,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
     url = f"http://127.0.0.1:{port}/"
-    deadline = time.monotonic() + 90
-    while True:
-        try:
-            with urllib.request.urlopen(url, timeout=2):
-                break
-        except OSError:
-            if process.poll() is not None or time.monotonic() > deadline:
-                process.kill()
-                pytest.fail(f"the app did not start:\n{log.read_text()[-3000:]}")
-            time.sleep(0.3)
+    process = start_server(
+        ["-m", "multivector.app.page", "--host", "127.0.0.1", "--port", str(port)], url, log
+    )
     yield url
-    process.terminate()
-    try:
-        process.wait(timeout=15)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait()
+    stop_server(process)
 
 
 @pytest.fixture(scope="module")
 def browser():
-    if not CHROMIUM.exists():
-        message = f"no Chromium at {CHROMIUM}: apt-get install chromium"
-        if os.environ.get("CI"):
-            pytest.fail(message)
-        pytest.skip(message)
-    with sync_api.sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=FLAGS)
-        yield chromium
-        chromium.close()
+    with chromium() as launched:
+        yield launched
 
 
 @pytest.fixture(scope="module")
@@ -98,27 +56,6 @@ def shots(tmp_path_factory) -> Path:
     path = Path(folder) if folder else tmp_path_factory.mktemp("screenshots")
     path.mkdir(parents=True, exist_ok=True)
     return path
-
-
-def open_app(browser, url: str, wait: bool = True):
-    context = browser.new_context(viewport=VIEWPORT)
-    page = context.new_page()
-    page.set_default_timeout(30_000)
-    page.goto(url)
-    if wait:
-        page.wait_for_selector(".mv-status", timeout=60_000)
-    return page
-
-
-def status(page, name: str) -> str:
-    return page.locator(".mv-status").get_attribute(f"data-{name}")
-
-
-def wait_status(page, name: str, value: str, timeout: float = 15_000) -> None:
-    page.wait_for_function(
-        f"document.querySelector('.mv-status')?.dataset['{name}'] === '{value}'",
-        timeout=timeout,
-    )
 
 
 def image(page, card: str) -> str:
@@ -148,25 +85,11 @@ def changed(read, before, timeout: float = 10.0) -> bool:
     return True
 
 
-def shows(page, css: str, text: str, timeout: float = 10_000) -> bool:
-    page.wait_for_function(
-        f"document.querySelector({css!r})?.innerText.includes({text!r})", timeout=timeout
-    )
-    return True
-
-
 def press_step(page, times: int = 1, per_click: int = 1) -> None:
     for _ in range(times):
         before = int(status(page, "steps"))
         page.get_by_role("button", name="Step").click()
         wait_status(page, "steps", str(before + per_click))
-
-
-def snap(page):
-    """Move the pointer out of the way (no hover or ripple in a screenshot)."""
-    page.mouse.move(2, 300)
-    page.wait_for_timeout(400)
-    return page
 
 
 def slider(page, label: str):
@@ -178,24 +101,6 @@ def nudge(page, label: str, presses: int) -> None:
     slider(page, label).focus()
     for _ in range(presses):
         page.keyboard.press("ArrowRight")
-
-
-def choose(page, index: int) -> str:
-    """Pick option ``index`` (modulo their number) in the play panel; return the decision."""
-    page.wait_for_selector(".mv-option")
-    title = page.locator(".mv-play .mv-choice-title").inner_text()
-    options = page.locator(".mv-option")
-    turns = int(status(page, "turns"))
-    options.nth(index % options.count()).click()
-    wait_status(page, "turns", str(turns + 1))
-    return title
-
-
-def run_on(page) -> None:
-    """Run to Kazakhstan's next documented decision if none is due next month."""
-    if page.locator(".mv-run-on").count():
-        page.locator(".mv-run-on").click()
-        page.wait_for_selector(".mv-option")
 
 
 def test_step_slider_and_play_three_episodes(server, browser, shots):

@@ -579,20 +579,29 @@ def outcome_html(result: Outcome) -> str:
 
 
 @solara.component
-def PlayPanel(model: TeachingModel, highlight: int) -> None:
-    """Play mode: the student makes Kazakhstan's choice at each documented episode."""
+def PlayPanel(model: TeachingModel, highlight: int, stepping: bool = True) -> None:
+    """Play mode: the student makes Kazakhstan's choice at each documented episode.
+
+    Args:
+        model: The student's run.
+        highlight: The highlighted run.
+        stepping: Whether Mesa's Step and play controls are on the page (a class session's
+            student page has only this panel's).
+    """
     update_counter.get()
     pending = model.pending()
     years = list(range(month_year(model.next_month) + 1, month_year(model.last_month) + 1))
     until = solara.use_reactive(None)
+    problem = solara.use_reactive("")
 
     def choose(key: str, option: str | None) -> None:
         with model.lock:
             if not any(d.key == key for d in model.pending()):
                 return  # a double click, or the run moved on
-            model.choose(key, option)
-            if not model.pending():
-                model.step()  # the month is decided: play it
+            try:
+                model.decide(key, option)  # the month is played once decided
+            except ValueError as error:  # a class store refused it (another tab chose)
+                problem.set(str(error))
         force_update()
 
     def run_on() -> None:
@@ -638,7 +647,8 @@ def PlayPanel(model: TeachingModel, highlight: int) -> None:
             elif model.running:
                 note(
                     f"No documented decision for Kazakhstan in {month_label(model.next_month)}. "
-                    "Press <b>Step</b> or \u25b6, or run on to the next one."
+                    + ("Press <b>Step</b> or \u25b6, or run" if stepping else "Run")
+                    + " on to the next one."
                 )
                 solara.Button(
                     "Run to the next decision",
@@ -647,7 +657,13 @@ def PlayPanel(model: TeachingModel, highlight: int) -> None:
                     classes=["mv-run-on"],
                 )
             else:
-                note("The run has ended: read your debrief below.")
+                note(
+                    "The run has ended: read your debrief below."
+                    if stepping
+                    else "The run has ended."
+                )
+            if problem.value:
+                note(esc(problem.value), "mv-miss mv-problem")
             if model.running and years:
                 with solara.Row(style={"align-items": "center"}):
                     solara.Select(
@@ -733,17 +749,26 @@ def debrief_html(result: Debrief) -> str:
 
 
 @solara.component
-def DebriefCard(model: TeachingModel) -> None:
-    """The debrief, at the end of the run or when the student asks for it."""
+def DebriefCard(model: TeachingModel, opened: bool | None = None) -> None:
+    """The debrief, at the end of the run or when the student asks for it.
+
+    Args:
+        model: The student's run.
+        opened: In a class session, whether the teacher has opened the debrief for all
+            (None: no class; the student opens it, or the run's end does).
+    """
     update_counter.get()
     asked = solara.use_reactive(False)
-    show = asked.value or not model.running
+    show = bool(opened) if opened is not None else asked.value or not model.running
     key = (id(model), model.steps, len(model.turns), show)
     result = solara.use_memo(lambda: debrief(model) if show else None, dependencies=list(key))
     image = solara.use_memo(
         lambda: debrief_figure(result) if result is not None else None, dependencies=[result]
     )
     with solara.Card("Debrief: your path against history and the model", classes=["mv-debrief"]):
+        if result is None and opened is not None:
+            note("Your teacher opens the debrief for the whole class.", "mv-muted")
+            return
         if result is None:
             solara.Button(
                 "Show my debrief so far",
@@ -762,8 +787,16 @@ def DebriefCard(model: TeachingModel) -> None:
 
 
 @solara.component
-def Dashboard(model: TeachingModel) -> None:
-    """The main area: status, play panel, charts, event log and debrief."""
+def Dashboard(
+    model: TeachingModel, stepping: bool = True, debrief_opened: bool | None = None
+) -> None:
+    """The main area: status, play panel, charts, event log and debrief.
+
+    Args:
+        model: The session's run.
+        stepping: Whether Mesa's controls (Step, play) are on the page.
+        debrief_opened: In a class session, whether the teacher has opened the debrief.
+    """
     update_counter.get()  # re-render when Mesa's controls step or reset the model
     highlight = solara.use_reactive(0)
     heat = solara.use_reactive("Mean of all runs")
@@ -779,7 +812,7 @@ def Dashboard(model: TeachingModel) -> None:
     with solara.Column(style={"padding": "8px 16px 48px 16px"}):
         Status(model)
         if model.play:
-            PlayPanel(model, run)
+            PlayPanel(model, run, stepping)
         with solara.Columns([5, 4]):
             with solara.Card("Alignment over time", classes=["mv-fan"]):
                 solara.Image(fan, width="100%")
@@ -797,7 +830,7 @@ def Dashboard(model: TeachingModel) -> None:
                 )
         EventLog(model, run)
         if model.play:
-            DebriefCard(model)
+            DebriefCard(model, debrief_opened)
 
 
 @solara.component
@@ -824,24 +857,31 @@ page = Page
 # --- serving ----------------------------------------------------------------------------------
 
 
-def serve(host: str = "127.0.0.1", port: int = 8765) -> None:
+def serve(
+    host: str = "127.0.0.1",
+    port: int = 8765,
+    app: str = "multivector.app.page:Page",
+    what: str = "teaching app",
+) -> None:
     """Serve the app with Solara's server until interrupted (blocking).
 
     Args:
         host: Address to bind (loopback by default; ``0.0.0.0`` opens it to a classroom).
         port: Port.
+        app: The page to serve (the class sessions' page is ``multivector.app.class_page``).
+        what: What is served, as the start-up line names it.
     """
     import uvicorn
     from solara.server import settings
 
-    os.environ["SOLARA_APP"] = "multivector.app.page:Page"
+    os.environ["SOLARA_APP"] = app
     os.environ["SERVER_NAME"] = host
     os.environ["SERVER_PORT"] = str(port)
     settings.telemetry.mixpanel_enable = False  # no calls home from a classroom
     settings.main.mode = "production"
     settings.theme.show_banner = False  # Solara's badge would sit on top of the event log
     settings.kernel.cull_timeout = "1h"  # a closed laptop's session is kept an hour, not a day
-    print(f"Multivector teaching app on http://{host}:{port}  (Ctrl+C to stop)", flush=True)
+    print(f"Multivector {what} on http://{host}:{port}  (Ctrl+C to stop)", flush=True)
     uvicorn.run("solara.server.starlette:app", host=host, port=port, log_level="warning")
 
 

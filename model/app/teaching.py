@@ -15,7 +15,7 @@ Each browser session holds its own :class:`TeachingModel`; instances share nothi
 import hashlib
 import re
 import threading
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -238,6 +238,10 @@ class TeachingModel(MultivectorModel):
         """The values this run was built with (the app's sliders start from them)."""
         self.weights_in_force = {term: kazakh_weight(parameters, term) for term in WEIGHTS}
         """Kazakhstan's weights on the terms the app offers, after the multipliers."""
+        self.on_choice: Callable[[Turn], None] | None = None
+        """Called with each choice before it takes effect (a class session stores it there)."""
+        self.on_step: Callable[[], None] | None = None
+        """Called after each month is simulated (a class session records the path)."""
         self._advance = self.step  # Mesa's step: advance time, then MultivectorModel.step
         self.step = self._step_when_ready
 
@@ -251,6 +255,8 @@ class TeachingModel(MultivectorModel):
             self.waiting = bool(self.pending())
             if not self.waiting:
                 self._advance()
+                if self.on_step is not None:
+                    self.on_step()
 
     def run_to_next_choice(self) -> None:
         """Step until the student has a choice to make or the run ends."""
@@ -311,6 +317,9 @@ class TeachingModel(MultivectorModel):
     def choose(self, key: str, option: str | None) -> Turn:
         """Make Kazakhstan's choice in an upcoming decision (None lets the model decide).
 
+        The choice is handed to :attr:`on_choice` (if set) before it takes effect, so a store
+        that refuses it (a second tab already chose) leaves the run as it was.
+
         Raises:
             ValueError: If the decision is not one of the pending ones, or the option not one
                 of its options.
@@ -321,8 +330,6 @@ class TeachingModel(MultivectorModel):
                 raise ValueError(f"'{key}' is not a decision Kazakhstan faces next")
             if option is not None and option not in decision.options:
                 raise ValueError(f"'{option}' is not an option of '{key}': {decision.options}")
-            if option is not None:
-                self.impose(key, "KAZ", option)
             documented = decision.observed.get(KAZAKHSTAN)
             turn = Turn(
                 key=key,
@@ -332,8 +339,24 @@ class TeachingModel(MultivectorModel):
                 student=option,
                 history=None if documented is None else decision.options[documented],
             )
+            if self.on_choice is not None:
+                self.on_choice(turn)  # stored first: a choice that cannot be kept is not made
+            if option is not None:
+                self.impose(key, "KAZ", option)
             self.turns.append(turn)
             self.waiting = bool(self.pending())
+            return turn
+
+    def decide(self, key: str, option: str | None) -> Turn:
+        """The student's move: :meth:`choose`, then play the month once it is decided.
+
+        Raises:
+            ValueError: As :meth:`choose` does (and whatever :attr:`on_choice` raises).
+        """
+        with self.lock:
+            turn = self.choose(key, option)
+            if not self.pending():
+                self.step()
             return turn
 
 

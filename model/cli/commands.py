@@ -975,18 +975,145 @@ def teach(
         str, typer.Option(help="Address to bind (0.0.0.0: the classroom network).")
     ] = "127.0.0.1",
     port: Annotated[int, typer.Option(min=1, max=65535, help="Port.")] = 8765,
+    class_name: Annotated[
+        str | None,
+        typer.Option(
+            "--class", help="Start (or reopen) a class session of this name (needs --store)."
+        ),
+    ] = None,
+    store: Annotated[
+        Path | None,
+        typer.Option(help="The class store (SQLite file): serve class sessions from it."),
+    ] = None,
+    scenario: Annotated[
+        str | None, typer.Option(help="--class: the scenario in scenarios/ the class plays.")
+    ] = None,
+    seed: Annotated[
+        str | None, typer.Option(help="--class: the seed (default: the scenario's).")
+    ] = None,
+    replicates: Annotated[
+        int | None, typer.Option(help="--class: runs in each student's fan (10-300; 100).")
+    ] = None,
 ) -> None:
-    """Serve the teaching app: watch the balance shift, and play Kazakhstan (docs/teaching.md)."""
-    from multivector.app.page import serve
-
+    """Serve the teaching app, or a class session (--store, --class): docs/teaching.md."""
     if not is_loopback(host):
         typer.echo(
             f"warning: serving on {host}: anyone who can reach this machine on port {port} can "
-            "open the app, without a password; bind 127.0.0.1 (the default) unless a class "
-            "on a trusted network needs it (docs/teaching.md)",
+            "open the app, without a password"
+            + (" and join a class with its code" if store else "")
+            + "; bind 127.0.0.1 (the default) unless a class on a trusted network needs it "
+            "(docs/teaching.md)",
             err=True,
         )
-    serve(host=host, port=port)
+    if store is None:
+        if class_name is not None or scenario or seed or replicates is not None:
+            fail("--class, --scenario, --seed and --replicates need --store FILE (the class store)")
+        from multivector.app.page import serve
+
+        serve(host=host, port=port)
+        return
+    address = f"http://{_reachable(host)}:{port}/"
+    session = _open_class_store(store, class_name, scenario, seed, replicates, address)
+    from multivector.app.class_page import serve_class
+    from multivector.app.classroom import model_run
+
+    if session is not None:  # the instructor's fan, computed before the class arrives
+        model_run(session.scenario_file, session.seed, session.replicates)
+    if session is None:
+        typer.echo(f"class sessions from {store}: students open {address}", err=True)
+    serve_class(store, host=host, port=port, address=address)
+
+
+def _reachable(host: str) -> str:
+    """The address to give students: the machine's own when bound to every interface."""
+    import socket
+
+    if host in ("0.0.0.0", "::", ""):
+        try:
+            with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+                probe.connect(("192.0.2.1", 9))  # no packet is sent: this picks the LAN route
+                return probe.getsockname()[0]
+        except OSError:
+            return socket.gethostname()
+    return host
+
+
+def _open_class_store(
+    store: Path,
+    class_name: str | None,
+    scenario: str | None,
+    seed: str | None,
+    replicates: int | None,
+    address: str,
+) -> Any:
+    """Open the store (and the class, if named) and print the join code and instructor link."""
+    from multivector.app.classroom import ClassError, ClassStore, open_class
+    from multivector.errors import InputError
+
+    try:
+        classes = ClassStore(store)
+        if class_name is None:
+            if scenario or seed or replicates is not None:
+                fail("--scenario, --seed and --replicates set up a class: name it with --class")
+            return None
+        session, started = open_class(classes, class_name, scenario, seed, replicates)
+    except InputError as error:
+        fail(str(error))
+    except ClassError as error:
+        fail(f"{store}: {error}")
+    typer.echo(
+        f"{'started' if started else 'reopened'} class '{session.name}' in {store} "
+        f"({session.scenario_file}, seed {session.seed}, {session.replicates} runs per student)"
+    )
+    typer.echo(f"join code: {session.code}   (students open {address} and enter it)")
+    typer.echo(f"instructor link: {address}?teacher={session.token}   (keep it to yourself)")
+    return session
+
+
+@app.command("class-export")
+def class_export(
+    store: Annotated[Path, typer.Argument(help="The class store (SQLite file).")],
+    code: Annotated[
+        str | None, typer.Option(help="The class's join code (needed if the store has several).")
+    ] = None,
+    out: Annotated[
+        Path | None,
+        typer.Option(help="Where to write (default: STORE-exports/CODE/ beside the store)."),
+    ] = None,
+) -> None:
+    """Export a class session: choices.csv (a row per student and decision), class.json, figures."""
+    from multivector.app.classroom import (
+        ClassError,
+        ClassStore,
+        clean_code,
+        export_class,
+        export_folder,
+    )
+    from multivector.errors import InputError
+
+    try:
+        if not store.is_file():
+            raise InputError(store, "", "does not exist: name the class store teach --store wrote")
+        classes = ClassStore(store)
+        found = classes.classes()
+        if code is None:
+            if len(found) != 1:
+                listed = ", ".join(f"{c.code} ({c.name})" for c in found) or "none"
+                raise InputError(store, "--code", f"name the class: the store holds {listed}")
+            session = found[0]
+        else:
+            session = classes.class_by_code(clean_code(code))
+            if session is None:
+                listed = ", ".join(f"{c.code} ({c.name})" for c in found) or "none"
+                raise InputError(store, "--code", f"no class has code {code}; it holds {listed}")
+        written = export_class(classes, session, out or export_folder(classes, session))
+    except InputError as error:
+        fail(str(error))
+    except ClassError as error:
+        fail(f"{store}: --code: {error}")
+    typer.echo(f"class '{session.name}' ({session.code}): wrote")
+    for path in written:
+        typer.echo(f"  {path}")
 
 
 def is_loopback(host: str) -> bool:
