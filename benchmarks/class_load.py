@@ -172,7 +172,11 @@ def simulate(
 
 
 def stored_choices(store_path: Path) -> dict[int, list[tuple[str, str | None]]]:
-    """Every stored choice, by student, in the order stored."""
+    """Every stored choice, by student, in the order stored.
+
+    Read with SQL of its own, not through :class:`ClassStore`, so the check that each choice
+    was stored once does not rest on the code that stored it.
+    """
     found: dict[int, list[tuple[str, str | None]]] = defaultdict(list)
     with sqlite3.connect(store_path) as db:
         rows = db.execute("SELECT student_id, decision_key, option FROM choice ORDER BY seq")

@@ -26,7 +26,6 @@ import json
 import os
 import secrets
 import sqlite3
-import threading
 import unicodedata
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -44,12 +43,12 @@ from multivector.app.teaching import (
     TEACHING_REPLICATES,
     TeachingModel,
     Turn,
+    kazakh_part,
     parse_seed,
     records_of,
     scenario_file_of,
     scenario_files,
     scenario_for,
-    summarise,
 )
 from multivector.calendar import month_label
 from multivector.errors import InputError
@@ -288,7 +287,6 @@ class ClassStore:
     def __init__(self, path: str | Path, busy_seconds: float = 30.0) -> None:
         self.path = Path(path)
         self.busy_seconds = busy_seconds
-        self._local = threading.local()
         if self.path.is_dir():
             raise InputError(self.path, "", "is a folder; name a file for the class store")
         if self.path.exists() and self.path.stat().st_size and not self._is_sqlite():
@@ -380,14 +378,21 @@ class ClassStore:
             )
         return self.class_by_code(code)
 
-    def _class(self, where: str, value: object) -> ClassSession | None:
+    def _classes(self, where: str = "", value: object = None) -> list[ClassSession]:
+        """The classes whose column ``where`` (a name from this class) is ``value``; or all."""
         with self._read() as db:
-            row = db.execute(
+            rows = db.execute(
                 "SELECT id, code, name, token, scenario_file, seed, replicates, created,"
-                f" debrief_open FROM class WHERE {where} = ?",
-                (value,),
-            ).fetchone()
-        return None if row is None else ClassSession(*row[:-1], bool(row[-1]))
+                " debrief_open FROM class"
+                + (f" WHERE {where} = ?" if where else "")
+                + " ORDER BY id",
+                (value,) if where else (),
+            ).fetchall()
+        return [ClassSession(*row[:-1], bool(row[-1])) for row in rows]
+
+    def _class(self, where: str, value: object) -> ClassSession | None:
+        found = self._classes(where, value)
+        return found[0] if found else None
 
     def class_by_code(self, code: str) -> ClassSession | None:
         """The class with this join code (None if there is none)."""
@@ -407,9 +412,7 @@ class ClassStore:
 
     def classes(self) -> list[ClassSession]:
         """Every class in the store, oldest first."""
-        with self._read() as db:
-            codes = [row[0] for row in db.execute("SELECT code FROM class ORDER BY id")]
-        return [c for c in map(self.class_by_code, codes) if c is not None]
+        return self._classes()
 
     def set_debrief(self, class_id: int, open_: bool) -> None:
         """Open (or close) the debrief on every student's page."""
@@ -718,8 +721,7 @@ class StudentRun:
             if turn.month == model.month:
                 records = records_of(model, turn.key)
                 if records:
-                    part = next(p for p in summarise(records[0]) if p.actor == "KAZ")
-                    odds[turn.key] = tuple(float(p) for p in part.probabilities)
+                    odds[turn.key] = kazakh_part(records[0]).odds
         self.store.record_month(self.student.id, model.month, median_alignment(model), odds)
         self._note_finish()
 
@@ -787,12 +789,9 @@ def model_run(scenario_file: str, seed: int, replicates: int) -> ModelRun:
     odds = {}
     for record in model.recorder.decisions:
         if KAZAKHSTAN in record.decision.deciders and record.decision.key not in odds:
-            part = next(p for p in summarise(record) if p.actor == "KAZ")
+            part = kazakh_part(record)
             if part.posed:
-                odds[record.decision.key] = (
-                    record.decision.options,
-                    tuple(float(p) for p in part.probabilities),
-                )
+                odds[record.decision.key] = (record.decision.options, part.odds)
     provenance = Provenance(model.scenario_spec, model.parameters, model.library.sha256)
     return ModelRun(
         months=np.asarray(model.recorder.months),

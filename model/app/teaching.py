@@ -390,6 +390,11 @@ class DeciderSummary:
         """The decision's options."""
         return self.record.decision.options
 
+    @property
+    def odds(self) -> tuple[float, ...]:
+        """The model's probability of each option, as plain floats (for tables and files)."""
+        return tuple(float(p) for p in self.probabilities)
+
 
 def summarise(record: DecisionRecord, highlight: int = 0) -> list[DeciderSummary]:
     """Each decider's probabilities and choices in a recorded decision."""
@@ -418,6 +423,11 @@ def summarise(record: DecisionRecord, highlight: int = 0) -> list[DeciderSummary
             )
         )
     return found
+
+
+def kazakh_part(record: DecisionRecord) -> DeciderSummary:
+    """Kazakhstan's part in a recorded decision it takes."""
+    return next(p for p in summarise(record) if p.actor == "KAZ")
 
 
 def records_of(model: MultivectorModel, key: str) -> list[DecisionRecord]:
@@ -637,14 +647,13 @@ def debrief(model: TeachingModel) -> Debrief:
         records = records_of(model, turn.key)
         if not records:
             continue  # chosen for a month not yet simulated
-        part = next(p for p in summarise(records[0]) if p.actor == "KAZ")
         rows.append(
             DebriefRow(
                 month=records[0].month,
                 key=turn.key,
                 title=turn.title,
                 options=turn.options,
-                probabilities=tuple(float(p) for p in part.probabilities),
+                probabilities=kazakh_part(records[0]).odds,
                 student=turn.student,
                 history=turn.history,
             )

@@ -1017,10 +1017,10 @@ def teach(
     from multivector.app.class_page import serve_class
     from multivector.app.classroom import model_run
 
-    if session is not None:  # the instructor's fan, computed before the class arrives
-        model_run(session.scenario_file, session.seed, session.replicates)
     if session is None:
         typer.echo(f"class sessions from {store}: students open {address}", err=True)
+    else:  # the instructor's fan, computed before the class arrives
+        model_run(session.scenario_file, session.seed, session.replicates)
     serve_class(store, host=host, port=port, address=address)
 
 
@@ -1096,15 +1096,14 @@ def class_export(
             raise InputError(store, "", "does not exist: name the class store teach --store wrote")
         classes = ClassStore(store)
         found = classes.classes()
+        listed = ", ".join(f"{c.code} ({c.name})" for c in found) or "none"
         if code is None:
             if len(found) != 1:
-                listed = ", ".join(f"{c.code} ({c.name})" for c in found) or "none"
                 raise InputError(store, "--code", f"name the class: the store holds {listed}")
             session = found[0]
         else:
             session = classes.class_by_code(clean_code(code))
             if session is None:
-                listed = ", ".join(f"{c.code} ({c.name})" for c in found) or "none"
                 raise InputError(store, "--code", f"no class has code {code}; it holds {listed}")
         written = export_class(classes, session, out or export_folder(classes, session))
     except InputError as error:
